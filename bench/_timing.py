@@ -1,0 +1,87 @@
+"""Timing, profiling and environment-report helpers for the scripts in ``bench/``.
+
+Kept free of NumPy and torch imports so that a benchmark script can pin the BLAS thread
+count in ``os.environ`` before either library is loaded.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import gc
+import io
+import os
+import platform
+import pstats
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+# Environment variables worth recording next to the figures: the thread pins the
+# benchmark sets itself, and the OpenBLAS tuning knobs a machine may have set (the
+# benchmark does not change those; they change which kernels OpenBLAS uses).
+REPORTED_ENV = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+)
+
+
+def measure(fn: Callable[[], object], repeats: int) -> list[float]:
+    """Return the wall-clock seconds of ``repeats`` calls of ``fn()``.
+
+    Each call starts after a full garbage collection, so garbage left by one run is not
+    billed to the next. The collector stays *enabled* during the call: an engine whose
+    graph holds reference cycles pays for collecting them, as it would in a user's loop.
+    """
+    times = []
+    for _ in range(repeats):
+        gc.collect()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def median_ms(times: list[float]) -> float:
+    """Median of a list of durations in seconds, in milliseconds."""
+    return 1e3 * statistics.median(times)
+
+
+def profile(fn: Callable[[], object], top: int = 25) -> str:
+    """Run ``fn()`` once under cProfile; return the ``top`` functions by own time."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    fn()
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
+def environment_lines(np_module, torch_module=None) -> list[str]:
+    """Describe the interpreter, library versions, thread settings and BLAS in use."""
+    lines = [
+        f"python {platform.python_version()} on {platform.machine()}, "
+        f"{os.cpu_count()} CPUs ({sys.platform})",
+        f"numpy {np_module.__version__}",
+    ]
+    if torch_module is not None:
+        lines.append(f"torch {torch_module.__version__} ({torch_module.get_num_threads()} thread)")
+    else:
+        lines.append("torch not installed: the PyTorch column is skipped")
+    env = ", ".join(f"{k}={os.environ[k]}" for k in REPORTED_ENV if k in os.environ)
+    lines.append(f"env: {env}")
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        lines.append("BLAS at run time: threadpoolctl not installed, skipped")
+    else:
+        for pool in threadpool_info():
+            lines.append(
+                f"BLAS at run time: {pool.get('internal_api')} {pool.get('version')} "
+                f"({pool.get('num_threads')} thread(s), {pool.get('architecture', '?')})"
+            )
+    return lines

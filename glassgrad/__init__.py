@@ -1,0 +1,48 @@
+"""glassgrad: backpropagation with the lid off.
+
+A NumPy tensor with define-by-run reverse-mode automatic differentiation, where every
+operation's forward and backward is short, readable NumPy with its derivation beside it.
+
+>>> import glassgrad as gg
+>>> x = gg.tensor(2.0, requires_grad=True)
+>>> z = x * 3 + 5          # forward: records the graph
+>>> z.backward()           # backward: dz/dx = 3
+>>> x.grad
+tensor(3.)
+"""
+
+from . import autograd
+from .creation import (
+    arange, default_generator, eye, full, manual_seed, ones, ones_like, rand, randn, zeros,
+    zeros_like,
+)
+from .dtypes import get_default_dtype, set_default_dtype
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .ops import (
+    abs, add, argmax, argmin, astype, broadcast_to, clip, concatenate, cos, div, einsum,
+    equal, exp, expand_dims, flatten, greater, greater_equal, less, less_equal, log, log1p,
+    logsumexp, matmul, max, maximum, mean, min, minimum, mul, neg, not_equal, pad, power,
+    prod, relu, reshape, sigmoid, sign, sin, split, sqrt, squeeze, stack, std, sub, sum,
+    swapaxes, tanh, transpose, var, where,
+)
+from .primitive import OpError
+from .tensor import Tensor, tensor
+
+# NumPy-style aliases
+subtract, multiply, divide, negative, absolute = sub, mul, div, neg, abs
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "tensor", "autograd", "OpError",
+    "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "eye", "randn", "rand",
+    "manual_seed", "default_generator", "set_default_dtype", "get_default_dtype",
+    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+    "abs", "add", "argmax", "argmin", "astype", "broadcast_to", "clip", "concatenate",
+    "cos", "div", "einsum", "equal", "exp", "expand_dims", "flatten", "greater",
+    "greater_equal", "less", "less_equal", "log", "log1p", "logsumexp", "matmul", "max",
+    "maximum", "mean", "min", "minimum", "mul", "neg", "not_equal", "pad", "power", "prod",
+    "relu", "reshape", "sigmoid", "sign", "sin", "split", "sqrt", "squeeze", "stack", "std",
+    "sub", "sum", "swapaxes", "tanh", "transpose", "var", "where",
+    "subtract", "multiply", "divide", "negative", "absolute",
+]

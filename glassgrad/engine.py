@@ -1,0 +1,258 @@
+"""The backward pass: one iterative reverse traversal of the recorded graph.
+
+1. Count, for every node reachable from the roots, how many edges lead into it from
+   other reachable nodes (its consumers). An explicit stack, no recursion, so a graph a
+   million nodes deep is fine.
+2. Start from the roots with their seed cotangents. A node is processed once all its
+   consumers have delivered their cotangents (its count drops to zero): hooks run, the
+   primitive's VJP rule maps the summed cotangent to one cotangent per input, each is
+   reduced to its input's shape (the one call to ``sum_to``) and passed on.
+3. Leaves receive their totals last; their hooks run, then ``.grad`` accumulates (or, for
+   ``autograd.grad``, the totals are returned instead).
+
+With ``create_graph=True`` the same loop runs on Tensors with grad mode on: the rules
+are plain array code, so the backward pass records a graph of its own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import anomaly, grad_mode
+from .broadcast import sum_to
+from .graph import Node
+from .tensor import Tensor
+
+__all__ = ["backward", "run_backward"]
+
+
+def _seed(root: Tensor, gradient, create_graph: bool):
+    """The cotangent that starts backward at ``root``: ones for a scalar, else given."""
+    if gradient is None:
+        if root._data.size != 1:
+            raise RuntimeError(
+                f"backward: the output has shape {root.shape}, not a single element; "
+                "pass `gradient=` (d(loss)/d(output), same shape as the output), or "
+                "reduce it first, e.g. out.sum().backward()"
+            )
+        g = np.ones(root.shape, dtype=root.dtype)
+    elif isinstance(gradient, Tensor):
+        g = gradient if create_graph else gradient._data.copy()
+    else:
+        g = np.array(gradient, dtype=root.dtype)
+    if g.shape != root.shape:
+        raise RuntimeError(
+            f"backward: gradient has shape {g.shape} but the output has shape {root.shape}"
+        )
+    if create_graph and not isinstance(g, Tensor):
+        g = Tensor._wrap(g)
+    return g
+
+
+def _call_hooks(hooks, g, create_graph: bool):
+    for hook in list(hooks):
+        gt = g if create_graph else Tensor._wrap(g)
+        result = hook(gt)
+        if result is not None:
+            if not isinstance(result, Tensor):
+                result = Tensor._wrap(np.asarray(result))
+            if result.shape != gt.shape:
+                raise RuntimeError(
+                    f"a hook returned a gradient of shape {result.shape}, expected {gt.shape}"
+                )
+            g = result if create_graph else result._data
+    return g
+
+
+def _saved_for_graph(node: Node):
+    """Saved values as Tensors wired to the graph, for differentiating the backward."""
+    out = node.out
+    if out is not None:
+        t = object.__new__(Tensor)
+        t._data, t._node, t.requires_grad = out, node, True
+        out = t
+    ins = node.ins
+    if ins is not None:
+        wired = []
+        for d, p in zip(ins if not node.prim.variadic else ins, node.parents):
+            if d is None or p is None:
+                wired.append(d)
+            elif type(p) is Node:
+                t = object.__new__(Tensor)
+                t._data, t._node, t.requires_grad = d, p, True
+                wired.append(t)
+            else:
+                wired.append(p)  # the leaf itself
+        ins = wired
+    return out, ins
+
+
+def _backward_error(node: Node) -> RuntimeError:
+    return RuntimeError(
+        f"backward through the graph a second time: the values saved by "
+        f"{node.prim.name} were freed after the first backward. Pass "
+        "`retain_graph=True` to the first backward() if you need to go through the "
+        "graph again."
+    )
+
+
+def run_backward(roots, seeds, retain_graph, create_graph, capture=None):
+    """Propagate cotangents from ``roots``; returns totals for ``capture`` if given.
+
+    ``capture`` is a dict whose keys are leaf Tensors or Nodes (values ``None``); when
+    given, leaves' ``.grad`` is left alone and each key's total cotangent is stored in
+    it and the dict returned (``None`` where nothing arrived): ``autograd.grad``.
+    """
+    if retain_graph is None:
+        retain_graph = create_graph
+    prev_mode = grad_mode.enabled
+    grad_mode.enabled = bool(create_graph)
+    try:
+        return _run(roots, seeds, retain_graph, create_graph, capture)
+    finally:
+        grad_mode.enabled = prev_mode
+
+
+def _run(roots, seeds, retain_graph, create_graph, capture):
+    grads: dict = {}  # Node -> summed cotangent of its output
+    leaf_grads: dict = {}  # leaf Tensor -> summed cotangent (insertion ordered)
+    for root, g in zip(roots, seeds):
+        node = root._node
+        key = node if node is not None else root
+        table = grads if node is not None else leaf_grads
+        prev = table.get(key)
+        table[key] = g if prev is None else prev + g
+
+    # 1. dependency counts over the reachable nodes
+    deps: dict = {}
+    stack = [n for n in grads]
+    for n in stack:
+        deps[n] = 0
+    while stack:
+        n = stack.pop()
+        for p in n.parents:
+            if type(p) is Node:
+                c = deps.get(p)
+                if c is None:
+                    deps[p] = 1
+                    stack.append(p)
+                else:
+                    deps[p] = c + 1
+    # roots fed by other roots wait for them
+    ready = [n for n in grads if deps[n] == 0]
+    check = anomaly.enabled
+
+    # 2. reverse topological sweep
+    while ready:
+        n = ready.pop()
+        g = grads.pop(n)
+        if n.hooks:
+            g = _call_hooks(n.hooks, g, create_graph)
+        if n.retained is not None:
+            t = n.retained()
+            if t is not None:
+                gt = g if create_graph else Tensor._wrap(np.array(g))
+                old = t.grad
+                t._grad = gt if old is None else old + gt
+        if capture is not None and n in capture:
+            capture[n] = g
+        prim = n.prim
+        if n.freed:
+            raise _backward_error(n)
+        if prim.vjp is None:
+            raise RuntimeError(f"{prim.name} is not differentiable")
+        if create_graph:
+            out, ins = _saved_for_graph(n)
+        else:
+            out, ins = n.out, n.ins
+        if ins is None:
+            ins = (None,) * len(n.parents)
+        if prim.per_input:
+            gxs = [
+                None if p is None or rule is None else rule(g, out, *ins, *n.params)
+                for rule, p in zip(prim.vjp, n.parents)
+            ]
+        elif prim.variadic:
+            gxs = prim.vjp(g, out, ins, *n.params)
+        else:
+            gxs = prim.vjp(g, out, *ins, *n.params)
+        if not retain_graph:
+            n.release()
+        if check:
+            anomaly.check_backward(n, gxs)
+
+        for p, gx in zip(n.parents, gxs):
+            if p is None or gx is None:
+                continue
+            if type(p) is Node:
+                shape, dtype = p.shape, p.dtype
+            else:
+                arr = p._data
+                shape, dtype = arr.shape, arr.dtype
+            if gx.shape != shape:
+                gx = _fit(gx, shape, n)
+            if gx.dtype != dtype:
+                gx = gx.astype(dtype)
+            if type(p) is Node:
+                prev = grads.get(p)
+                grads[p] = gx if prev is None else prev + gx
+                c = deps[p] - 1
+                deps[p] = c
+                if c == 0:
+                    ready.append(p)
+            else:
+                prev = leaf_grads.get(p)
+                leaf_grads[p] = gx if prev is None else prev + gx
+
+    # 3. leaves
+    given = set()
+    for leaf, g in leaf_grads.items():
+        hooks = getattr(leaf, "_hooks", None)
+        if hooks:
+            g = _call_hooks(hooks, g, create_graph)
+        if capture is not None:
+            if leaf in capture:
+                capture[leaf] = g
+            continue
+        if not create_graph:
+            # .grad must own a writable array of its own: rules may pass one array to
+            # several inputs (add) or return read-only broadcast views.
+            if type(g) is not np.ndarray or not g.flags.writeable or id(g) in given:
+                g = np.array(g, dtype=leaf._data.dtype)
+            given.add(id(g))
+        old = leaf.grad
+        if old is None:
+            leaf._grad = g if create_graph else Tensor._wrap(g)
+        elif create_graph or old.requires_grad:
+            leaf._grad = old + g
+        else:
+            old._data = old._data + g
+    return capture
+
+
+def _fit(gx, shape, node):
+    """Reduce a cotangent to its input's shape, or explain why it cannot be."""
+    try:
+        fitted = sum_to(gx, shape)
+    except ValueError:
+        fitted = None
+    if fitted is None or fitted.shape != shape:
+        raise RuntimeError(
+            f"the VJP of {node.prim.name} returned a gradient of shape {gx.shape} for an "
+            f"input of shape {shape}"
+        )
+    return fitted
+
+
+def backward(tensors, gradients, retain_graph=None, create_graph=False) -> None:
+    """Accumulate d(tensors)/d(leaf) into every reachable leaf's ``.grad``."""
+    roots, seeds = [], []
+    for t, gradient in zip(tensors, gradients):
+        if not t.requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad and has no grad_fn; did you "
+                "forget requires_grad=True on the inputs, or compute it under no_grad?"
+            )
+        roots.append(t)
+        seeds.append(_seed(t, gradient, create_graph))
+    run_backward(roots, seeds, retain_graph, create_graph)

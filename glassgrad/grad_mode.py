@@ -1,0 +1,82 @@
+"""Grad mode: whether applying a primitive records a node in the graph.
+
+One module-level flag, read on every op; ``no_grad``/``enable_grad`` flip it for a
+block or a function (they are context managers and decorators, as in PyTorch).
+"""
+
+from __future__ import annotations
+
+import functools
+
+__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
+
+# Read directly as ``grad_mode.enabled`` by the hot path (a module attribute lookup).
+enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """Return True when new operations are recorded for backward."""
+    return enabled
+
+
+class _GradModeContext:
+    """Shared body of ``no_grad`` and ``enable_grad``: save, set, restore."""
+
+    mode = True
+
+    def __enter__(self) -> None:
+        global enabled
+        self.prev = enabled
+        enabled = self.mode
+
+    def __exit__(self, *exc) -> None:
+        global enabled
+        enabled = self.prev
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            global enabled
+            prev = enabled
+            enabled = mode
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                enabled = prev
+
+        return wrapper
+
+
+class no_grad(_GradModeContext):
+    """Do not record operations: ``with gg.no_grad(): ...`` or ``@gg.no_grad()``.
+
+    Use it for parameter updates and evaluation, where no gradient is wanted.
+    """
+
+    mode = False
+
+
+class enable_grad(_GradModeContext):
+    """Record operations again inside a ``no_grad`` block (or decorate a function)."""
+
+    mode = True
+
+
+class set_grad_enabled(_GradModeContext):
+    """Set grad mode for a block (context manager) or a function (decorator).
+
+    Calling it also sets the mode at once, as ``torch.set_grad_enabled`` does, so
+    ``gg.set_grad_enabled(False)`` on its own line switches recording off.
+    """
+
+    def __init__(self, mode: bool = True) -> None:
+        global enabled
+        self.mode = bool(mode)
+        self.prev = enabled
+        enabled = self.mode
+
+    def __enter__(self) -> None:
+        global enabled
+        enabled = self.mode  # ``prev`` was taken when the object was made

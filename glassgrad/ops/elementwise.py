@@ -1,0 +1,502 @@
+"""Elementwise primitives: arithmetic and the textbook functions.
+
+Each declaration holds the forward, one VJP rule per input (``vjp_x``, ``vjp_y``: the
+engine calls only those whose input needs a gradient) or one ``vjp`` for unary ops, the
+matching JVP rules, and the derivation. Rules see ``g`` with the output's shape;
+broadcasting is undone by the engine. Inputs may be Tensors, arrays or Python scalars.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..primitive import apply, primitive
+
+__all__ = [
+    "add", "sub", "mul", "div", "power", "neg", "abs", "exp", "log", "log1p", "sqrt",
+    "sin", "cos", "tanh", "sigmoid", "relu", "maximum", "minimum", "clip", "where",
+    "sign", "astype",
+]
+
+
+# --- arithmetic ------------------------------------------------------------------------
+
+@primitive()
+class add:
+    """out = x + y;  d out/dx = 1, d out/dy = 1.
+
+    VJP: gx = g, gy = g.            JVP: t_out = tx + ty.
+    """
+
+    def forward(x, y):
+        return np.add(x, y)
+
+    def vjp_x(g, out, x, y):
+        return g
+
+    def vjp_y(g, out, x, y):
+        return g
+
+    def jvp_x(tx, out, x, y):
+        return tx
+
+    def jvp_y(ty, out, x, y):
+        return ty
+
+
+@primitive()
+class sub:
+    """out = x - y;  d out/dx = 1, d out/dy = -1.
+
+    VJP: gx = g, gy = -g.           JVP: t_out = tx - ty.
+    """
+
+    def forward(x, y):
+        return np.subtract(x, y)
+
+    def vjp_x(g, out, x, y):
+        return g
+
+    def vjp_y(g, out, x, y):
+        return -g
+
+    def jvp_x(tx, out, x, y):
+        return tx
+
+    def jvp_y(ty, out, x, y):
+        return -ty
+
+
+@primitive(save="x y")
+class mul:
+    """out = x * y;  d out/dx = y, d out/dy = x  (product rule).
+
+    VJP: gx = g * y, gy = g * x.     JVP: t_out = tx * y + x * ty.
+    """
+
+    def forward(x, y):
+        return np.multiply(x, y)
+
+    def vjp_x(g, out, x, y):
+        return g * y
+
+    def vjp_y(g, out, x, y):
+        return g * x
+
+    def jvp_x(tx, out, x, y):
+        return tx * y
+
+    def jvp_y(ty, out, x, y):
+        return x * ty
+
+
+@primitive(save="y out")
+class div:
+    """out = x / y;  d out/dx = 1/y,  d out/dy = -x/y**2 = -out/y  (quotient rule).
+
+    VJP: gx = g / y, gy = -g * out / y.     JVP: t_out = (tx - out * ty) / y.
+    """
+
+    def forward(x, y):
+        return np.true_divide(x, y)
+
+    def vjp_x(g, out, x, y):
+        return g / y
+
+    def vjp_y(g, out, x, y):
+        return -g * out / y
+
+    def jvp_x(tx, out, x, y):
+        return tx / y
+
+    def jvp_y(ty, out, x, y):
+        return -out * ty / y
+
+
+@primitive(save="x y out")
+class power:
+    """out = x ** y;  d out/dx = y * x**(y-1),  d out/dy = x**y * log(x) = out * log(x).
+
+    VJP: gx = g * y * x**(y-1), gy = g * out * log(x) (taken as 0 where x == 0, the
+    limit for y > 0, as PyTorch does).
+    JVP: t_out = tx * y * x**(y-1) + ty * out * log(x).
+    """
+
+    def forward(x, y):
+        return np.power(x, y)
+
+    def vjp_x(g, out, x, y):
+        return g * y * x ** (y - 1)
+
+    def vjp_y(g, out, x, y):
+        return g * _out_log_x(out, x)
+
+    def jvp_x(tx, out, x, y):
+        return tx * y * x ** (y - 1)
+
+    def jvp_y(ty, out, x, y):
+        return ty * _out_log_x(out, x)
+
+
+def _out_log_x(out, x):
+    """out * log(x), with 0 where x == 0 (and no warning computing log(0))."""
+    safe = np.where(x == 0, 1, x)
+    return np.where(x == 0, 0, out * np.log(safe))
+
+
+@primitive()
+class neg:
+    """out = -x;  d out/dx = -1.      VJP: gx = -g.      JVP: t_out = -tx."""
+
+    def forward(x):
+        return np.negative(x)
+
+    def vjp(g, out, x):
+        return (-g,)
+
+    def jvp(tx, out, x):
+        return -tx
+
+
+# --- textbook functions ------------------------------------------------------------------
+
+@primitive(save="x")
+class abs:  # noqa: A001  (NumPy's name)
+    """out = |x|;  d out/dx = sign(x)  (0 at x = 0, the subgradient PyTorch uses).
+
+    VJP: gx = g * sign(x).     JVP: t_out = tx * sign(x).
+    """
+
+    def forward(x):
+        return np.abs(x)
+
+    def vjp(g, out, x):
+        return (g * np.sign(x),)
+
+    def jvp(tx, out, x):
+        return tx * np.sign(x)
+
+
+@primitive(save="out")
+class exp:
+    """out = e**x;  d out/dx = e**x = out.
+
+    VJP: gx = g * out.     JVP: t_out = tx * out.
+    """
+
+    def forward(x):
+        return np.exp(x)
+
+    def vjp(g, out, x):
+        return (g * out,)
+
+    def jvp(tx, out, x):
+        return tx * out
+
+
+@primitive(save="x")
+class log:
+    """out = ln x;  d out/dx = 1/x.
+
+    VJP: gx = g / x.     JVP: t_out = tx / x.
+    """
+
+    def forward(x):
+        return np.log(x)
+
+    def vjp(g, out, x):
+        return (g / x,)
+
+    def jvp(tx, out, x):
+        return tx / x
+
+
+@primitive(save="x")
+class log1p:
+    """out = ln(1 + x), accurate for tiny x;  d out/dx = 1/(1 + x).
+
+    VJP: gx = g / (1 + x).     JVP: t_out = tx / (1 + x).
+    """
+
+    def forward(x):
+        return np.log1p(x)
+
+    def vjp(g, out, x):
+        return (g / (1 + x),)
+
+    def jvp(tx, out, x):
+        return tx / (1 + x)
+
+
+@primitive(save="out")
+class sqrt:
+    """out = sqrt(x);  d out/dx = 1/(2 sqrt(x)) = 1/(2 out).
+
+    VJP: gx = g / (2 out).     JVP: t_out = tx / (2 out).
+    """
+
+    def forward(x):
+        return np.sqrt(x)
+
+    def vjp(g, out, x):
+        return (g / (2 * out),)
+
+    def jvp(tx, out, x):
+        return tx / (2 * out)
+
+
+@primitive(save="x")
+class sin:
+    """out = sin x;  d out/dx = cos x.
+
+    VJP: gx = g * cos(x).     JVP: t_out = tx * cos(x).
+    """
+
+    def forward(x):
+        return np.sin(x)
+
+    def vjp(g, out, x):
+        return (g * np.cos(x),)
+
+    def jvp(tx, out, x):
+        return tx * np.cos(x)
+
+
+@primitive(save="x")
+class cos:
+    """out = cos x;  d out/dx = -sin x.
+
+    VJP: gx = -g * sin(x).     JVP: t_out = -tx * sin(x).
+    """
+
+    def forward(x):
+        return np.cos(x)
+
+    def vjp(g, out, x):
+        return (-g * np.sin(x),)
+
+    def jvp(tx, out, x):
+        return -tx * np.sin(x)
+
+
+@primitive(save="out")
+class tanh:
+    """out = tanh x;  d out/dx = 1 - tanh(x)**2 = 1 - out**2.
+
+    VJP: gx = g * (1 - out**2).     JVP: t_out = tx * (1 - out**2).
+    """
+
+    def forward(x):
+        return np.tanh(x)
+
+    def vjp(g, out, x):
+        return (g * (1 - out * out),)
+
+    def jvp(tx, out, x):
+        return tx * (1 - out * out)
+
+
+@primitive(save="out")
+class sigmoid:
+    """out = 1 / (1 + e**-x);  d out/dx = out * (1 - out).
+
+    Computed as exp(-log(1 + e**-x)) with a stable log-add-exp, so no input overflows:
+    sigmoid(-1000) = 0 and sigmoid(1000) = 1 without warnings.
+    VJP: gx = g * out * (1 - out).     JVP: t_out = tx * out * (1 - out).
+    """
+
+    def forward(x):
+        return np.exp(-np.logaddexp(0, -x))
+
+    def vjp(g, out, x):
+        return (g * out * (1 - out),)
+
+    def jvp(tx, out, x):
+        return tx * out * (1 - out)
+
+
+@primitive(save="out")
+class relu:
+    """out = max(x, 0);  d out/dx = 1 where x > 0, else 0 (0 at x = 0, as PyTorch).
+
+    VJP: gx = g * (out > 0).     JVP: t_out = tx * (out > 0).
+    """
+
+    def forward(x):
+        return np.maximum(x, 0)
+
+    def vjp(g, out, x):
+        return (np.where(out > 0, g, 0),)
+
+    def jvp(tx, out, x):
+        return np.where(out > 0, tx, 0)
+
+
+@primitive()
+class sign:
+    """out = sign(x);  d out/dx = 0 almost everywhere (the jump at 0 has no derivative).
+
+    VJP: gx = 0 * g.     JVP: t_out = 0 * tx.
+    """
+
+    def forward(x):
+        return np.sign(x)
+
+    def vjp(g, out, x):
+        return (g * 0,)
+
+    def jvp(tx, out, x):
+        return tx * 0
+
+
+# --- selections -------------------------------------------------------------------------
+
+def _share(x, y):
+    """Fraction of the gradient x receives in max/min(x, y): 1, 0, or 1/2 on ties."""
+    return (x > y) + 0.5 * (x == y)
+
+
+@primitive(save="x y")
+class maximum:
+    """out = max(x, y) elementwise;  d out/dx = 1 where x > y, 1/2 on ties, else 0.
+
+    Ties split the gradient evenly, as PyTorch does.
+    VJP: gx = g * s, gy = g * (1 - s) with s = [x > y] + [x == y] / 2.
+    JVP: t_out = tx * s + ty * (1 - s).
+    """
+
+    def forward(x, y):
+        return np.maximum(x, y)
+
+    def vjp_x(g, out, x, y):
+        return g * _share(x, y)
+
+    def vjp_y(g, out, x, y):
+        return g * _share(y, x)
+
+    def jvp_x(tx, out, x, y):
+        return tx * _share(x, y)
+
+    def jvp_y(ty, out, x, y):
+        return ty * _share(y, x)
+
+
+@primitive(save="x y")
+class minimum:
+    """out = min(x, y) elementwise;  d out/dx = 1 where x < y, 1/2 on ties, else 0.
+
+    VJP: gx = g * s, gy = g * (1 - s) with s = [x < y] + [x == y] / 2.
+    JVP: t_out = tx * s + ty * (1 - s).
+    """
+
+    def forward(x, y):
+        return np.minimum(x, y)
+
+    def vjp_x(g, out, x, y):
+        return g * _share(y, x)
+
+    def vjp_y(g, out, x, y):
+        return g * _share(x, y)
+
+    def jvp_x(tx, out, x, y):
+        return tx * _share(y, x)
+
+    def jvp_y(ty, out, x, y):
+        return ty * _share(x, y)
+
+
+@primitive(save="x")
+class clip:
+    """out = min(max(x, lo), hi);  d out/dx = 1 where lo <= x <= hi, else 0.
+
+    Inclusive at the bounds, as ``torch.clamp``. ``lo``/``hi`` are constants (None: open).
+    VJP: gx = g * [lo <= x <= hi].     JVP: t_out = tx * [lo <= x <= hi].
+    """
+
+    def forward(x, lo=None, hi=None):
+        return np.clip(x, lo, hi)
+
+    def vjp(g, out, x, lo=None, hi=None):
+        return (np.where(_inside(x, lo, hi), g, 0),)
+
+    def jvp(tx, out, x, lo=None, hi=None):
+        return np.where(_inside(x, lo, hi), tx, 0)
+
+
+def _inside(x, lo, hi):
+    keep = True
+    if lo is not None:
+        keep = x >= lo
+    if hi is not None:
+        keep = (x <= hi) if lo is None else keep & (x <= hi)
+    return keep
+
+
+@primitive(save="cond")
+class where:
+    """out = x where cond else y;  d out/dx = [cond], d out/dy = [not cond].
+
+    ``cond`` is a boolean constant (no gradient).
+    VJP: gx = where(cond, g, 0), gy = where(cond, 0, g).
+    JVP: t_out = where(cond, tx, ty).
+    """
+
+    def forward(cond, x, y):
+        return np.where(cond, x, y)
+
+    def vjp_x(g, out, cond, x, y):
+        return np.where(cond, g, 0)
+
+    def vjp_y(g, out, cond, x, y):
+        return np.where(cond, 0, g)
+
+    def jvp_x(tx, out, cond, x, y):
+        return np.where(cond, tx, 0)
+
+    def jvp_y(ty, out, cond, x, y):
+        return np.where(cond, 0, ty)
+
+
+@primitive()
+class astype:
+    """out = x converted to another dtype;  d out/dx = 1.
+
+    VJP: gx = g converted back to x's dtype (the engine casts).     JVP: t_out = tx.
+    """
+
+    def forward(x, dtype=None):
+        return x.astype(dtype)
+
+    def vjp(g, out, x, dtype=None):
+        return (g,)
+
+    def jvp(tx, out, x, dtype=None):
+        return tx.astype(dtype)
+
+
+# --- public functions that need a wrapper ------------------------------------------------
+_clip = clip
+_where = where
+_astype = astype
+
+
+def clip(x, min=None, max=None):  # noqa: A002  (NumPy's argument names)
+    """Limit values to ``[min, max]`` (either may be None); gradient 1 inside, 0 outside."""
+    if min is None and max is None:
+        raise ValueError("clip: give at least one of min and max")
+    return apply(_clip, (x,), (min, max))
+
+
+def where(cond, x, y):
+    """Pick ``x`` where ``cond`` is true, else ``y`` (NumPy broadcasting)."""
+    from ..tensor import Tensor
+
+    c = cond._data if isinstance(cond, Tensor) else np.asarray(cond)
+    if c.dtype != np.bool_:
+        c = c.astype(bool)
+    return apply(_where, (c, x, y))
+
+
+def astype(x, dtype):
+    """Convert to ``dtype``; the gradient is converted back."""
+    return apply(_astype, (x,), (np.dtype(dtype),))

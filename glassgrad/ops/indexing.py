@@ -1,0 +1,127 @@
+"""Indexing: reading ``x[index]`` and writing ``x[index] = v`` inside the graph.
+
+Reading copies elements out, so the VJP scatters the cotangent back into a zero array of
+x's shape. With integer-array indices an element may be read several times
+(``x[[0, 0, 1]]``); its cotangent is then the *sum* over the reads, which is why the
+scatter uses ``np.add.at`` (an unbuffered add) and not plain assignment.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..primitive import apply, primitive
+
+__all__ = ["getitem", "index_put", "unwrap_index"]
+
+
+def unwrap_index(index):
+    """Replace Tensors inside an index by their arrays (NumPy then does the indexing)."""
+    if isinstance(index, tuple):
+        return tuple(_unwrap_one(i) for i in index)
+    return _unwrap_one(index)
+
+
+def _unwrap_one(i):
+    data = getattr(i, "_data", None)
+    if data is not None:
+        return data
+    if isinstance(i, list):
+        return np.asarray(i)
+    return i
+
+
+def _is_advanced(index) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(i, np.ndarray) and i.dtype != np.bool_ for i in items)
+
+
+def _scatter_into_zeros(g, index, shape):
+    """zeros(shape) with g added at ``index`` (repeats accumulate)."""
+    if isinstance(g, np.ndarray) or np.isscalar(g):
+        gx = np.zeros(shape, dtype=np.result_type(g))
+        if _is_advanced(index):
+            np.add.at(gx, index, g)
+        else:
+            gx[index] = g  # basic slices and boolean masks never repeat an element
+        return gx
+    return apply(scatter_add, (g,), (index, shape))
+
+
+@primitive()
+class getitem_:
+    """out = x[index];  each out element is one x element, so d out/dx is a selection.
+
+    VJP: gx = zeros like x, with g added at ``index`` (repeated indices accumulate).
+    JVP: t_out = tx[index].
+    """
+
+    def forward(x, index=None, shape=None):
+        return x[index]
+
+    def vjp(g, out, x, index=None, shape=None):
+        return (_scatter_into_zeros(g, index, shape),)
+
+    def jvp(tx, out, x, index=None, shape=None):
+        return tx[index]
+
+
+@primitive()
+class scatter_add:
+    """out = zeros(shape) with x added at ``index`` (the adjoint of indexing).
+
+    VJP: gx = g[index].     JVP: t_out = scatter_add(tx).
+    """
+
+    def forward(x, index=None, shape=None):
+        return _scatter_into_zeros(x, index, shape)
+
+    def vjp(g, out, x, index=None, shape=None):
+        return (g[index],)
+
+    def jvp(tx, out, x, index=None, shape=None):
+        return _scatter_into_zeros(tx, index, shape)
+
+
+@primitive()
+class index_put_:
+    """out = x with out[index] = v;  the overwritten x elements no longer matter.
+
+    VJP: gx = g with zeros at ``index``;  gv = g[index] (summed to v's shape).
+    JVP: t_out = tx with t_out[index] = tv.
+    """
+
+    def forward(x, v, index=None):
+        out = np.array(x, copy=True, dtype=np.result_type(x, v))
+        out[index] = v
+        return out
+
+    def vjp_x(g, out, x, v, index=None):
+        return g * _kept_mask(g.shape, index)
+
+    def vjp_v(g, out, x, v, index=None):
+        return g[index]
+
+    def jvp_x(tx, out, x, v, index=None):
+        return tx * _kept_mask(tx.shape, index)
+
+    def jvp_v(tv, out, x, v, index=None):
+        return _scatter_into_zeros(np.broadcast_to(tv, out[index].shape), index, out.shape)
+
+
+def _kept_mask(shape, index):
+    keep = np.ones(shape, dtype=np.bool_)
+    keep[index] = False
+    return keep
+
+
+def getitem(x, index):
+    """``x[index]`` with NumPy's basic and advanced indexing; gradients scatter back."""
+    index = unwrap_index(index)
+    shape = np.shape(x._data if hasattr(x, "_data") else x)
+    return apply(getitem_, (x,), (index, shape))
+
+
+def index_put(x, index, value):
+    """A new tensor equal to ``x`` except ``out[index] = value`` (used by ``t[i] = v``)."""
+    return apply(index_put_, (x, value), (unwrap_index(index),))

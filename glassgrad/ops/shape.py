@@ -1,0 +1,256 @@
+"""Shape primitives: they move elements around without changing them.
+
+Each one's derivative is a permutation (or a copy pattern), so each VJP moves the
+cotangent back: reshape undoes reshape, transpose applies the inverse permutation,
+broadcast_to sums over what it stretched, concatenate slices the pieces back out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..broadcast import sum_to
+from ..primitive import OpError, apply, primitive
+
+__all__ = [
+    "reshape", "transpose", "swapaxes", "squeeze", "expand_dims", "broadcast_to",
+    "flatten", "concatenate", "stack", "pad", "split",
+]
+
+
+def _shape(x):
+    return np.shape(x._data if hasattr(x, "_data") else x)
+
+
+@primitive()
+class reshape_:
+    """out = x with a new shape (same elements, row-major order);  d out/dx = identity.
+
+    VJP: gx = g reshaped to x's shape.     JVP: t_out = tx reshaped.
+    """
+
+    def forward(x, newshape=None, shape=None):
+        return np.reshape(x, newshape)
+
+    def vjp(g, out, x, newshape=None, shape=None):
+        return (g.reshape(shape),)
+
+    def jvp(tx, out, x, newshape=None, shape=None):
+        return tx.reshape(newshape)
+
+    def explain(err, x, newshape=None, shape=None):
+        return OpError(
+            f"reshape: cannot reshape an input of shape {shape} ({int(np.prod(shape))} "
+            f"elements) into shape {newshape}"
+        )
+
+
+@primitive()
+class transpose_:
+    """out = x with its axes permuted by ``axes``;  d out/dx = the same permutation.
+
+    VJP: gx = g transposed by the inverse permutation (argsort of axes).
+    JVP: t_out = tx transposed by axes.
+    """
+
+    def forward(x, axes=None):
+        return np.transpose(x, axes)
+
+    def vjp(g, out, x, axes=None):
+        return (np.transpose(g, np.argsort(axes)),)
+
+    def jvp(tx, out, x, axes=None):
+        return np.transpose(tx, axes)
+
+
+@primitive()
+class broadcast_to_:
+    """out = x repeated along stretched or added axes;  each x_i feeds several outputs.
+
+    VJP: gx = g summed over the broadcast axes (sum_to).     JVP: t_out = broadcast(tx).
+    """
+
+    def forward(x, newshape=None, shape=None):
+        return np.broadcast_to(x, newshape)
+
+    def vjp(g, out, x, newshape=None, shape=None):
+        return (sum_to(g, shape),)
+
+    def jvp(tx, out, x, newshape=None, shape=None):
+        return np.broadcast_to(tx, newshape)
+
+    def explain(err, x, newshape=None, shape=None):
+        return OpError(f"broadcast_to: cannot broadcast shape {shape} to {newshape}")
+
+
+@primitive(variadic=True)
+class concatenate_:
+    """out = the inputs joined along ``axis``;  d out/dx_k = identity on x_k's block.
+
+    VJP: gx_k = the slice of g that x_k occupies.     JVP: t_out = concatenate(t_k).
+    """
+
+    def forward(xs, axis=0, bounds=None):
+        return np.concatenate(xs, axis=axis)
+
+    def vjp(g, out, xs, axis=0, bounds=None):
+        lead = (slice(None),) * axis
+        return tuple(g[lead + (slice(a, b),)] for a, b in zip(bounds[:-1], bounds[1:]))
+
+    def jvp(txs, out, xs, axis=0, bounds=None):
+        return np.concatenate(txs, axis=axis)
+
+
+@primitive()
+class pad_:
+    """out = x surrounded by a constant border;  d out/dx = identity on the interior.
+
+    VJP: gx = g with the border sliced off.     JVP: t_out = pad(tx) with zeros.
+    """
+
+    def forward(x, pad_width=None, value=0.0):
+        return np.pad(x, pad_width, mode="constant", constant_values=value)
+
+    def vjp(g, out, x, pad_width=None, value=0.0):
+        inner = tuple(slice(a, n - b) for (a, b), n in zip(pad_width, g.shape))
+        return (g[inner],)
+
+    def jvp(tx, out, x, pad_width=None, value=0.0):
+        return np.pad(tx, pad_width, mode="constant", constant_values=0)
+
+
+# --- public wrappers ------------------------------------------------------------------------
+
+def reshape(x, shape):
+    """Give ``x`` a new shape with the same number of elements (one entry may be -1)."""
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),)
+    return apply(reshape_, (x,), (tuple(shape), _shape(x)))
+
+
+def flatten(x):
+    """A 1-D copy of ``x`` (row-major), as ``ndarray.flatten``."""
+    return reshape(x, (-1,))
+
+
+def transpose(x, axes=None):
+    """Permute the axes (reverse them when ``axes`` is None), as ``np.transpose``."""
+    ndim = len(_shape(x))
+    if axes is None:
+        axes = tuple(range(ndim))[::-1]
+    else:
+        axes = tuple(int(a) % ndim if ndim else int(a) for a in axes)
+        if sorted(axes) != list(range(ndim)):
+            raise OpError(f"transpose: axes {axes} are not a permutation of {ndim} axes")
+    return apply(transpose_, (x,), (axes,))
+
+
+def swapaxes(x, axis1, axis2):
+    """Exchange two axes (a transpose)."""
+    ndim = len(_shape(x))
+    perm = list(range(ndim))
+    try:
+        perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
+    except IndexError:
+        raise OpError(
+            f"swapaxes: axes ({axis1}, {axis2}) out of range for a {ndim}-d input"
+        ) from None
+    return apply(transpose_, (x,), (tuple(perm),))
+
+
+def squeeze(x, axis=None):
+    """Remove axes of length one (all of them, or those in ``axis``)."""
+    shape = _shape(x)
+    if axis is None:
+        new = tuple(n for n in shape if n != 1)
+    else:
+        axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+        axes = {a % len(shape) for a in axes}
+        for a in axes:
+            if shape[a] != 1:
+                raise OpError(f"squeeze: axis {a} of shape {shape} has length {shape[a]}, not 1")
+        new = tuple(n for i, n in enumerate(shape) if i not in axes)
+    return apply(reshape_, (x,), (new, shape))
+
+
+def expand_dims(x, axis):
+    """Insert axes of length one at ``axis`` (int or tuple), as ``np.expand_dims``."""
+    shape = _shape(x)
+    new = np.expand_dims(np.empty(shape, dtype=np.bool_), axis).shape
+    return apply(reshape_, (x,), (new, shape))
+
+
+def broadcast_to(x, shape):
+    """Stretch ``x`` to ``shape`` by NumPy's broadcasting rules (a read-only view)."""
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),)
+    return apply(broadcast_to_, (x,), (tuple(shape), _shape(x)))
+
+
+def concatenate(xs, axis=0):
+    """Join a sequence of tensors along an existing axis."""
+    xs = tuple(xs)
+    if not xs:
+        raise OpError("concatenate: need at least one input")
+    shapes = [_shape(x) for x in xs]
+    ndim = len(shapes[0])
+    if ndim == 0:
+        raise OpError("concatenate: zero-dimensional inputs cannot be concatenated")
+    axis = int(axis) % ndim
+    for s in shapes:
+        if len(s) != ndim or any(a != b for i, (a, b) in enumerate(zip(s, shapes[0]))
+                                 if i != axis):
+            raise OpError(
+                f"concatenate: shapes {shapes} must match except along axis {axis}"
+            )
+    bounds = tuple(np.cumsum([0] + [s[axis] for s in shapes]).tolist())
+    return apply(concatenate_, xs, (axis, bounds))
+
+
+def stack(xs, axis=0):
+    """Join tensors of equal shape along a new axis."""
+    xs = tuple(xs)
+    if not xs:
+        raise OpError("stack: need at least one input")
+    shapes = {_shape(x) for x in xs}
+    if len(shapes) != 1:
+        raise OpError(f"stack: all inputs must have the same shape, got {sorted(shapes)}")
+    ndim = len(shapes.pop()) + 1
+    axis = int(axis) % ndim
+    return concatenate([expand_dims(x, axis) for x in xs], axis=axis)
+
+
+def pad(x, pad_width, mode="constant", constant_values=0):
+    """Pad with a constant border; ``pad_width`` as in ``np.pad``."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: only mode='constant' is supported, got {mode!r}")
+    shape = _shape(x)
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (len(shape), 2))
+    widths = tuple((int(a), int(b)) for a, b in widths)
+    if any(a < 0 or b < 0 for a, b in widths):
+        raise OpError(f"pad: negative pad widths {widths}")
+    return apply(pad_, (x,), (widths, constant_values))
+
+
+def split(x, indices_or_sections, axis=0):
+    """Split into a list of pieces along ``axis``, as ``np.split``.
+
+    ``indices_or_sections`` is a number of equal pieces or a list of cut indices.
+    Each piece is a slice of ``x``, so gradients flow back through indexing.
+    """
+    from .indexing import getitem
+
+    shape = _shape(x)
+    axis = int(axis) % len(shape)
+    n = shape[axis]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        k = int(indices_or_sections)
+        if k <= 0 or n % k:
+            raise OpError(f"split: axis {axis} of length {n} cannot be split into {k} "
+                          "equal pieces")
+        cuts = [i * (n // k) for i in range(1, k)]
+    else:
+        cuts = [int(c) for c in indices_or_sections]
+    edges = [0] + cuts + [n]
+    lead = (slice(None),) * axis
+    return [getitem(x, lead + (slice(a, b),)) for a, b in zip(edges[:-1], edges[1:])]

@@ -1,0 +1,219 @@
+"""Primitives: each differentiable operation declared once, with its rules.
+
+A primitive is declared as a small class that is only a namespace::
+
+    @primitive(save="out")
+    class exp:
+        '''out = exp(x);  d out/dx = exp(x) = out.
+        VJP: gx = g * out.    JVP: t_out = tx * out.'''
+        def forward(x):
+            return np.exp(x)
+        def vjp(g, out, x):
+            return (g * out,)
+        def jvp(tx, out, x):
+            return tx * out
+
+The calling conventions, for an op with inputs ``x, y`` and parameters ``p...``:
+
+* ``forward(x, y, *p) -> out``                on NumPy arrays;
+* ``vjp(g, out, x, y, *p) -> (gx, gy)``       one cotangent per input (``None`` allowed);
+* ``jvp(tx, ty, out, x, y, *p) -> t_out``      tangents in, output tangent out.
+
+``out`` and the inputs are only the values named in ``save`` (the rest arrive as
+``None``): a rule receives exactly what it declared it needs, and nothing else is kept
+alive by the graph. Rules assume the output's shape for ``g``; undoing broadcasting is
+the engine's job (:func:`glassgrad.broadcast.sum_to`), never a rule's. Rules are plain
+array code, so they run on ``np.ndarray`` for an ordinary backward and on ``Tensor``
+(which speaks NumPy's dispatch protocols) for ``create_graph=True``.
+
+Variadic primitives (``concatenate``, ``einsum``) take their inputs as one tuple:
+``forward(xs, *p)``, ``vjp(g, out, xs, *p)``, ``jvp(txs, out, xs, *p)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from . import grad_mode
+from .graph import Node, protect
+
+__all__ = ["primitive", "Primitive", "PRIMITIVES", "apply", "OpError"]
+
+PRIMITIVES: dict[str, Primitive] = {}
+
+_ndarray = np.ndarray
+_asarray = np.asarray
+_EMPTY = ()
+
+
+class OpError(ValueError):
+    """An operation was given inputs it cannot work on (shapes, dtypes, arguments)."""
+
+
+class Primitive:
+    """One declared operation: its NumPy forward and its VJP/JVP rules."""
+
+    def __init__(self, name, forward, vjp, jvp, save, doc, variadic=False, explain=None):
+        self.name = name
+        self.custom_explain = explain
+        self.on_release = None  # extra cleanup when a node's saved values are freed
+        # ``vjp`` is one function returning a tuple, or a tuple of per-input functions
+        # (``vjp_x``, ``vjp_y``: only the ones whose input needs a gradient are called).
+        self.per_input = isinstance(vjp, tuple)
+        self.forward = forward
+        self.vjp = vjp
+        self.jvp = jvp
+        self.variadic = variadic
+        self.__doc__ = doc
+        names = save.split()
+        self.save_out = "out" in names
+        if variadic:
+            self.nin = -1
+            self.save_all = "xs" in names
+            self.save_mask = None
+        else:
+            params = list(inspect.signature(forward).parameters)
+            # Inputs are the leading parameters without defaults, up to the first one the
+            # declaration marks as a non-tensor parameter by giving it a default value.
+            sig = inspect.signature(forward).parameters
+            inputs = [n for n in params if sig[n].default is inspect.Parameter.empty]
+            self.nin = len(inputs)
+            self.input_names = tuple(inputs)
+            unknown = set(names) - set(inputs) - {"out"}
+            if unknown:
+                raise TypeError(f"primitive {name}: save names unknown inputs {unknown}")
+            mask = tuple(n in names for n in inputs)
+            self.save_all = all(mask)
+            self.save_mask = mask if any(mask) and not all(mask) else None
+            if not any(mask):
+                self.save_all = False
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+    def __call__(self, *inputs):
+        return apply(self, inputs)
+
+    def explain(self, err: Exception, datas, params) -> Exception:
+        """Turn a NumPy failure inside ``forward`` into an error naming this op."""
+        if self.custom_explain is not None:
+            custom = self.custom_explain(err, *datas, *params)
+            if custom is not None:
+                return custom
+        shapes = " and ".join(str(np.shape(d)) for d in (datas if not self.variadic else datas[0]))
+        msg = str(err)
+        if "broadcast" in msg:
+            return OpError(
+                f"{self.name}: shapes {shapes} cannot be broadcast together "
+                "(trailing dimensions must be equal or 1)"
+            )
+        return type(err)(f"{self.name}: {msg} (input shapes {shapes})")
+
+
+def primitive(save: str = "", variadic: bool = False):
+    """Class decorator that turns a rule namespace into a registered :class:`Primitive`.
+
+    ``save`` names what the rules need at backward time: any of the forward's input
+    names and ``out`` (for variadic primitives, ``xs`` for all inputs).
+    """
+
+    def decorate(cls) -> Primitive:
+        doc = inspect.cleandoc(cls.__doc__ or "")
+        vjp, jvp = getattr(cls, "vjp", None), getattr(cls, "jvp", None)
+        if vjp is None and not variadic:
+            names = [n for n, p in inspect.signature(cls.forward).parameters.items()
+                     if p.default is inspect.Parameter.empty]
+            rules = tuple(getattr(cls, "vjp_" + n, None) for n in names)
+            if any(r is not None for r in rules):
+                vjp = rules
+                jvps = tuple(getattr(cls, "jvp_" + n, None) for n in names)
+                jvp = jvps if any(j is not None for j in jvps) else None
+        # A trailing underscore only avoids shadowing a builtin (sum_, max_).
+        prim = Primitive(
+            cls.__name__.rstrip("_"), cls.forward, vjp, jvp, save, doc, variadic,
+            getattr(cls, "explain", None),
+        )
+        if prim.name in PRIMITIVES:
+            raise ValueError(f"primitive {prim.name!r} declared twice")
+        PRIMITIVES[prim.name] = prim
+        return prim
+
+    return decorate
+
+
+def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
+    """Run ``prim`` forward on ``inputs`` and, if needed, record a node for backward.
+
+    ``inputs`` are Tensors or raw constants (Python scalars, arrays); ``params`` are
+    the op's non-tensor arguments, passed to the forward and to the rules unchanged.
+    This is the hot path of the whole library: keep it lean.
+    """
+    requires = False
+    datas = []
+    for x in inputs:
+        if isinstance(x, Tensor):
+            datas.append(x._data)
+            if x.requires_grad:
+                requires = True
+        else:
+            datas.append(x)
+    try:
+        if prim.variadic:
+            out = prim.forward(datas, *params)
+        else:
+            out = prim.forward(*datas, *params)
+    except (ValueError, TypeError, IndexError) as err:
+        raise prim.explain(err, datas if not prim.variadic else (datas,), params) from None
+    if type(out) is not _ndarray:
+        out = _asarray(out)
+    t = _new(Tensor)
+    t._data = out
+    if not (requires and grad_mode.enabled):
+        t._node = None
+        t.requires_grad = False
+        if anomaly.enabled:
+            anomaly.check_forward(prim, out)
+        return t
+
+    parents = []
+    for x in inputs:
+        if isinstance(x, Tensor):
+            node = x._node
+            parents.append(node if node is not None else (x if x.requires_grad else None))
+        else:
+            parents.append(None)
+    if prim.save_all:
+        ins = datas
+    elif prim.save_mask is not None:
+        ins = [d if m else None for d, m in zip(datas, prim.save_mask)]
+    else:
+        ins = None
+    node = Node(prim, parents, out if prim.save_out else None, ins, params, out.shape, out.dtype)
+    if ins is not None:
+        # Saved arrays not owned by the graph (leaf tensors, constants) are made
+        # read-only until the graph is released; see graph.protect.
+        protected = None
+        for x, d in zip(inputs, ins):
+            if d is not None and type(d) is _ndarray and (
+                not isinstance(x, Tensor) or x._node is None
+            ):
+                if protect(d, prim.name):
+                    if protected is None:
+                        protected = [d]
+                    else:
+                        protected.append(d)
+        node.protected = protected
+    t._node = node
+    t.requires_grad = True
+    if anomaly.enabled:
+        anomaly.record(node)
+        anomaly.check_forward(prim, out)
+    return t
+
+
+_new = object.__new__
+
+from . import anomaly  # noqa: E402  (anomaly imports nothing from here)
+from .tensor import Tensor  # noqa: E402  (tensor imports primitive lazily)
