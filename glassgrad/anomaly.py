@@ -30,7 +30,7 @@ def _user_frames():
 
 
 def record(node) -> None:
-    node.trace = _user_frames()[-3:]
+    node._extra().trace = _user_frames()[-3:]
 
 
 def _where(trace) -> str:

@@ -8,7 +8,24 @@ axis where ``x`` had size 1.
 
 from __future__ import annotations
 
-__all__ = ["sum_to"]
+__all__ = ["sum_to", "expand_to"]
+
+
+import numpy as np
+
+# (gshape, shape) -> (axes to sum, whether a reshape is needed); shapes repeat every step
+_plans: dict = {}
+
+
+def _plan(gshape: tuple, shape: tuple):
+    lead = len(gshape) - len(shape)
+    if lead < 0:
+        raise ValueError(f"sum_to: cannot reduce shape {gshape} to the larger shape {shape}")
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
+    )
+    plan = _plans[gshape, shape] = (axes, lead > 0 or len(axes) == 0)
+    return plan
 
 
 def sum_to(g, shape: tuple):
@@ -23,14 +40,24 @@ def sum_to(g, shape: tuple):
     gshape = g.shape
     if gshape == shape:
         return g
-    lead = len(gshape) - len(shape)
-    if lead < 0:
-        raise ValueError(f"sum_to: cannot reduce shape {gshape} to the larger shape {shape}")
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
-    )
+    plan = _plans.get((gshape, shape))
+    axes, reshape = plan if plan is not None else _plan(gshape, shape)
     if axes:
         g = g.sum(axis=axes, keepdims=True)
-    if lead or g.shape != shape:
+    if reshape:
         g = g.reshape(shape)
     return g
+
+
+def expand_to(g, shape: tuple):
+    """Broadcast ``g`` up to ``shape`` (the adjoint of ``sum_to``), as a fresh array.
+
+    ``np.broadcast_to`` would do, but it is slow on small arrays and returns a read-only
+    view; filling an empty array is several times faster. Tensors (create_graph) take
+    the differentiable ``broadcast_to``.
+    """
+    if type(g) is np.ndarray:
+        out = np.empty(shape, dtype=g.dtype)
+        out[...] = g
+        return out
+    return np.broadcast_to(g, shape)

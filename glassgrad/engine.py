@@ -20,7 +20,7 @@ import numpy as np
 
 from . import anomaly, grad_mode
 from .broadcast import sum_to
-from .graph import Node
+from .graph import FREED, Node
 from .tensor import Tensor
 
 __all__ = ["backward", "run_backward"]
@@ -74,7 +74,7 @@ def _saved_for_graph(node: Node):
     ins = node.ins
     if ins is not None:
         wired = []
-        for d, p in zip(ins if not node.prim.variadic else ins, node.parents):
+        for d, p in zip(ins, node.parents):
             if d is None or p is None:
                 wired.append(d)
             elif type(p) is Node:
@@ -85,6 +85,20 @@ def _saved_for_graph(node: Node):
                 wired.append(p)  # the leaf itself
         ins = wired
     return out, ins
+
+
+def _node_extras(n: Node, g, create_graph: bool):
+    """Tensor hooks and retain_grad of the tensor that node ``n`` produced."""
+    extra = n.extra
+    if extra.hooks:
+        g = _call_hooks(extra.hooks, g, create_graph)
+    if extra.retained is not None:
+        t = extra.retained()
+        if t is not None:
+            gt = g if create_graph else Tensor._wrap(np.array(g))
+            old = t.grad
+            t._grad = gt if old is None else old + gt
+    return g
 
 
 def _backward_error(node: Node) -> RuntimeError:
@@ -140,67 +154,68 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
                     deps[p] = c + 1
     # roots fed by other roots wait for them
     ready = [n for n in grads if deps[n] == 0]
-    check = anomaly.enabled
 
     # 2. reverse topological sweep
+    check = anomaly.enabled
+    ready_pop, ready_append = ready.pop, ready.append
+    grads_pop, grads_get = grads.pop, grads.get
     while ready:
-        n = ready.pop()
-        g = grads.pop(n)
-        if n.hooks:
-            g = _call_hooks(n.hooks, g, create_graph)
-        if n.retained is not None:
-            t = n.retained()
-            if t is not None:
-                gt = g if create_graph else Tensor._wrap(np.array(g))
-                old = t.grad
-                t._grad = gt if old is None else old + gt
+        n = ready_pop()
+        g = grads_pop(n)
+        if n.extra is not None:
+            g = _node_extras(n, g, create_graph)
         if capture is not None and n in capture:
             capture[n] = g
         prim = n.prim
-        if n.freed:
+        parents = n.parents
+        if n.ins is FREED:
             raise _backward_error(n)
-        if prim.vjp is None:
-            raise RuntimeError(f"{prim.name} is not differentiable")
         if create_graph:
             out, ins = _saved_for_graph(n)
         else:
             out, ins = n.out, n.ins
         if ins is None:
-            ins = (None,) * len(n.parents)
+            ins = prim.nones if not prim.variadic else (None,) * len(parents)
         if prim.per_input:
-            gxs = [
-                None if p is None or rule is None else rule(g, out, *ins, *n.params)
-                for rule, p in zip(prim.vjp, n.parents)
-            ]
+            gxs = []
+            for rule, p in zip(prim.vjp, parents):
+                gxs.append(None if p is None else rule(g, out, *ins, *n.params))
         elif prim.variadic:
             gxs = prim.vjp(g, out, ins, *n.params)
+        elif prim.vjp is None:
+            raise RuntimeError(f"{prim.name} is not differentiable")
         else:
             gxs = prim.vjp(g, out, *ins, *n.params)
         if not retain_graph:
-            n.release()
+            if n.ins is not None or n.out is not None:
+                n.out = None
+                n.ins = FREED
+            if n.protected is not None or prim.on_release is not None:
+                n.release()
         if check:
             anomaly.check_backward(n, gxs)
 
-        for p, gx in zip(n.parents, gxs):
+        for p, gx in zip(parents, gxs):
             if p is None or gx is None:
                 continue
             if type(p) is Node:
-                shape, dtype = p.shape, p.dtype
-            else:
-                arr = p._data
-                shape, dtype = arr.shape, arr.dtype
-            if gx.shape != shape:
-                gx = _fit(gx, shape, n)
-            if gx.dtype != dtype:
-                gx = gx.astype(dtype)
-            if type(p) is Node:
-                prev = grads.get(p)
+                if gx.shape != p.shape:
+                    gx = _fit(gx, p.shape, n)
+                dtype = p.dtype
+                if gx.dtype is not dtype and gx.dtype != dtype:
+                    gx = gx.astype(dtype)
+                prev = grads_get(p)
                 grads[p] = gx if prev is None else prev + gx
                 c = deps[p] - 1
                 deps[p] = c
                 if c == 0:
-                    ready.append(p)
+                    ready_append(p)
             else:
+                arr = p._data
+                if gx.shape != arr.shape:
+                    gx = _fit(gx, arr.shape, n)
+                if gx.dtype != arr.dtype:
+                    gx = gx.astype(arr.dtype)
                 prev = leaf_grads.get(p)
                 leaf_grads[p] = gx if prev is None else prev + gx
 

@@ -10,7 +10,28 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Node", "protect", "release"]
+__all__ = ["Node", "Protection", "protect", "release", "FREED"]
+
+
+class _Freed(tuple):
+    """The ``ins`` of a node whose saved values were released (an empty tuple)."""
+
+    def __repr__(self) -> str:
+        return "FREED"
+
+
+FREED = _Freed()
+
+
+class _Extra:
+    """Per-node extras most nodes never need: tensor hooks, retain_grad, anomaly trace."""
+
+    __slots__ = ("hooks", "retained", "trace")
+
+    def __init__(self) -> None:
+        self.hooks = None
+        self.retained = None
+        self.trace = None
 
 
 class Node:
@@ -30,8 +51,8 @@ class Node:
     """
 
     __slots__ = (
-        "prim", "parents", "out", "ins", "params", "shape", "dtype",
-        "freed", "hooks", "retained", "protected", "trace", "__weakref__",
+        "prim", "parents", "out", "ins", "params", "shape", "dtype", "protected", "extra",
+        "__weakref__",
     )
 
     def __init__(self, prim, parents, out, ins, params, shape, dtype):
@@ -42,11 +63,26 @@ class Node:
         self.params = params
         self.shape = shape
         self.dtype = dtype
-        self.freed = False
-        self.hooks = None
-        self.retained = None
         self.protected = None
-        self.trace = None
+        self.extra = None  # rarely used: an _Extra with hooks, retained tensor, trace
+
+    # -- the rarely used parts live in one optional object, keeping nodes small --
+    def _extra(self) -> _Extra:
+        if self.extra is None:
+            self.extra = _Extra()
+        return self.extra
+
+    @property
+    def hooks(self):
+        return None if self.extra is None else self.extra.hooks
+
+    @property
+    def trace(self):
+        return None if self.extra is None else self.extra.trace
+
+    @property
+    def freed(self) -> bool:
+        return self.ins is FREED
 
     def name(self) -> str:
         return self.prim.name
@@ -58,22 +94,12 @@ class Node:
         """Drop the saved values (after a backward without ``retain_graph``)."""
         if self.out is not None or self.ins is not None:
             self.out = None
-            self.ins = None
-            self.freed = True
+            self.ins = FREED
         if self.prim.on_release is not None:
             self.prim.on_release(self)
         if self.protected is not None:
-            release(self.protected)
+            self.protected.release()
             self.protected = None
-
-    def __del__(self):
-        # A graph dropped without backward must still hand its leaves' arrays back
-        # to the user as writable; only nodes that protected something do any work.
-        if self.protected is not None:
-            try:
-                release(self.protected)
-            except Exception:  # interpreter shutdown: module globals may be gone
-                pass
 
     # Public-facing names as PyTorch's grad_fn offers them.
     @property
@@ -92,16 +118,40 @@ _protected: dict[int, list] = {}
 
 def protect(arr: np.ndarray, opname: str) -> bool:
     """Mark ``arr`` read-only on behalf of a graph; False if it cannot be (not ours)."""
-    key = id(arr)
-    entry = _protected.get(key)
+    entry = _protected.get(id(arr))
     if entry is not None:
         entry[0] += 1
         return True
     if not arr.flags.writeable:
         return False  # already read-only for a reason of its own (a broadcast view)
-    arr.flags.writeable = False
-    _protected[key] = [1, opname, arr]
+    arr.setflags(write=False)
+    _protected[id(arr)] = [1, opname, arr]
     return True
+
+
+class Protection:
+    """The arrays one node protected; released after backward or when the node dies.
+
+    A graph dropped without backward must still hand its leaves' arrays back to the
+    user as writable. Only nodes that protected something own one of these, so only
+    they pay for a finalizer.
+    """
+
+    __slots__ = ("arrays",)
+
+    def __init__(self, arrays: list) -> None:
+        self.arrays = arrays
+
+    def release(self) -> None:
+        arrays, self.arrays = self.arrays, ()
+        release(arrays)
+
+    def __del__(self):
+        if self.arrays:
+            try:
+                release(self.arrays)
+            except Exception:  # interpreter shutdown: module globals may be gone
+                pass
 
 
 def release(arrays) -> None:
@@ -110,13 +160,14 @@ def release(arrays) -> None:
         entry = _protected.get(key)
         if entry is None:
             continue
-        entry[0] -= 1
-        if entry[0] == 0:
-            del _protected[key]
-            try:
-                arr.flags.writeable = True
-            except ValueError:  # a view whose base is still protected elsewhere
-                pass
+        if entry[0] > 1:
+            entry[0] -= 1
+            continue
+        del _protected[key]
+        try:
+            arr.setflags(write=True)
+        except ValueError:  # a view whose base is still protected elsewhere
+            pass
 
 
 def saved_by(arr: np.ndarray) -> str | None:

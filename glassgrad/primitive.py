@@ -37,7 +37,7 @@ import inspect
 import numpy as np
 
 from . import grad_mode
-from .graph import Node, protect
+from .graph import Node, Protection, protect
 
 __all__ = ["primitive", "Primitive", "PRIMITIVES", "apply", "OpError"]
 
@@ -74,13 +74,10 @@ class Primitive:
             self.save_all = "xs" in names
             self.save_mask = None
         else:
-            params = list(inspect.signature(forward).parameters)
-            # Inputs are the leading parameters without defaults, up to the first one the
-            # declaration marks as a non-tensor parameter by giving it a default value.
-            sig = inspect.signature(forward).parameters
-            inputs = [n for n in params if sig[n].default is inspect.Parameter.empty]
+            inputs = input_names(forward)
             self.nin = len(inputs)
             self.input_names = tuple(inputs)
+            self.nones = (None,) * len(inputs)  # the ``ins`` of a node that saved nothing
             unknown = set(names) - set(inputs) - {"out"}
             if unknown:
                 raise TypeError(f"primitive {name}: save names unknown inputs {unknown}")
@@ -112,6 +109,18 @@ class Primitive:
         return type(err)(f"{self.name}: {msg} (input shapes {shapes})")
 
 
+def input_names(forward) -> list:
+    """Names of a forward's tensor inputs: its leading parameters without defaults.
+
+    Non-tensor parameters are marked by giving them a default. A NumPy ufunc may serve
+    as the forward itself (``forward = np.multiply``): its inputs are called x, y.
+    """
+    if isinstance(forward, np.ufunc):
+        return ["x", "y", "z"][: forward.nin]
+    sig = inspect.signature(forward).parameters
+    return [n for n, p in sig.items() if p.default is inspect.Parameter.empty]
+
+
 def primitive(save: str = "", variadic: bool = False):
     """Class decorator that turns a rule namespace into a registered :class:`Primitive`.
 
@@ -123,8 +132,7 @@ def primitive(save: str = "", variadic: bool = False):
         doc = inspect.cleandoc(cls.__doc__ or "")
         vjp, jvp = getattr(cls, "vjp", None), getattr(cls, "jvp", None)
         if vjp is None and not variadic:
-            names = [n for n, p in inspect.signature(cls.forward).parameters.items()
-                     if p.default is inspect.Parameter.empty]
+            names = input_names(cls.forward)
             rules = tuple(getattr(cls, "vjp_" + n, None) for n in names)
             if any(r is not None for r in rules):
                 vjp = rules
@@ -153,7 +161,7 @@ def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
     requires = False
     datas = []
     for x in inputs:
-        if isinstance(x, Tensor):
+        if type(x) is Tensor or isinstance(x, Tensor):
             datas.append(x._data)
             if x.requires_grad:
                 requires = True
@@ -179,7 +187,7 @@ def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
 
     parents = []
     for x in inputs:
-        if isinstance(x, Tensor):
+        if type(x) is Tensor or isinstance(x, Tensor):
             node = x._node
             parents.append(node if node is not None else (x if x.requires_grad else None))
         else:
@@ -195,16 +203,14 @@ def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
         # Saved arrays not owned by the graph (leaf tensors, constants) are made
         # read-only until the graph is released; see graph.protect.
         protected = None
-        for x, d in zip(inputs, ins):
-            if d is not None and type(d) is _ndarray and (
-                not isinstance(x, Tensor) or x._node is None
-            ):
-                if protect(d, prim.name):
-                    if protected is None:
-                        protected = [d]
-                    else:
-                        protected.append(d)
-        node.protected = protected
+        for d, p in zip(ins, parents):
+            if type(d) is _ndarray and type(p) is not Node and protect(d, prim.name):
+                if protected is None:
+                    protected = [d]
+                else:
+                    protected.append(d)
+        if protected is not None:
+            node.protected = Protection(protected)
     t._node = node
     t.requires_grad = True
     if anomaly.enabled:

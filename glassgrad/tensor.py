@@ -236,7 +236,7 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("retain_grad on a tensor that does not require grad")
         if self._node is not None:
-            self._node.retained = weakref.ref(self)
+            self._node._extra().retained = weakref.ref(self)
 
     def register_hook(self, fn):
         """Call ``fn(grad)`` when this tensor's gradient is computed.
@@ -248,9 +248,10 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("register_hook on a tensor that does not require grad")
         if self._node is not None:
-            if self._node.hooks is None:
-                self._node.hooks = []
-            hooks = self._node.hooks
+            extra = self._node._extra()
+            if extra.hooks is None:
+                extra.hooks = []
+            hooks = extra.hooks
         else:
             try:
                 hooks = self._hooks
@@ -372,40 +373,40 @@ class Tensor:
 
     # --- operators (each a one-line delegation to an op) -----------------------------------
     def __add__(self, other):
-        return _ops.add(self, other)
+        return _apply(_ops.add, (self, other))
 
     def __radd__(self, other):
-        return _ops.add(other, self)
+        return _apply(_ops.add, (other, self))
 
     def __sub__(self, other):
-        return _ops.sub(self, other)
+        return _apply(_ops.sub, (self, other))
 
     def __rsub__(self, other):
-        return _ops.sub(other, self)
+        return _apply(_ops.sub, (other, self))
 
     def __mul__(self, other):
-        return _ops.mul(self, other)
+        return _apply(_ops.mul, (self, other))
 
     def __rmul__(self, other):
-        return _ops.mul(other, self)
+        return _apply(_ops.mul, (other, self))
 
     def __truediv__(self, other):
-        return _ops.div(self, other)
+        return _apply(_ops.div, (self, other))
 
     def __rtruediv__(self, other):
-        return _ops.div(other, self)
+        return _apply(_ops.div, (other, self))
 
     def __pow__(self, other):
-        return _ops.power(self, other)
+        return _apply(_ops.power, (self, other))
 
     def __rpow__(self, other):
-        return _ops.power(other, self)
+        return _apply(_ops.power, (other, self))
 
     def __matmul__(self, other):
-        return _ops.matmul(self, other)
+        return _apply(_ops.matmul, (self, other))
 
     def __rmatmul__(self, other):
-        return _ops.matmul(other, self)
+        return _apply(_ops.matmul, (other, self))
 
     def __neg__(self):
         return _ops.neg(self)
@@ -621,3 +622,4 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
 
 
 from . import ops as _ops  # noqa: E402  (ops import Tensor from this module)
+from .primitive import apply as _apply  # noqa: E402

@@ -28,7 +28,7 @@ import weakref
 import numpy as np
 
 from .. import grad_mode
-from ..graph import Node, protect
+from ..graph import Node, Protection, protect
 from ..primitive import Primitive
 from ..tensor import Tensor
 
@@ -179,7 +179,7 @@ class Function:
             t._data for t in ctx._saved
             if isinstance(t, Tensor) and t._node is None and protect(t._data, cls.__name__)
         ]
-        node.protected = protected or None
+        node.protected = Protection(protected) if protected else None
         out = object.__new__(Tensor)
         out._data, out._node, out.requires_grad = result._data, node, True
         return out

@@ -1,6 +1,7 @@
 """Elementwise primitives: arithmetic and the textbook functions.
 
-Each declaration holds the forward, one VJP rule per input (``vjp_x``, ``vjp_y``: the
+Each declaration holds the forward (often the NumPy ufunc itself: no Python frame on the
+hot path), one VJP rule per input (``vjp_x``, ``vjp_y``: the
 engine calls only those whose input needs a gradient) or one ``vjp`` for unary ops, the
 matching JVP rules, and the derivation. Rules see ``g`` with the output's shape;
 broadcasting is undone by the engine. Inputs may be Tensors, arrays or Python scalars.
@@ -28,8 +29,7 @@ class add:
     VJP: gx = g, gy = g.            JVP: t_out = tx + ty.
     """
 
-    def forward(x, y):
-        return np.add(x, y)
+    forward = np.add
 
     def vjp_x(g, out, x, y):
         return g
@@ -51,8 +51,7 @@ class sub:
     VJP: gx = g, gy = -g.           JVP: t_out = tx - ty.
     """
 
-    def forward(x, y):
-        return np.subtract(x, y)
+    forward = np.subtract
 
     def vjp_x(g, out, x, y):
         return g
@@ -74,8 +73,7 @@ class mul:
     VJP: gx = g * y, gy = g * x.     JVP: t_out = tx * y + x * ty.
     """
 
-    def forward(x, y):
-        return np.multiply(x, y)
+    forward = np.multiply
 
     def vjp_x(g, out, x, y):
         return g * y
@@ -97,8 +95,7 @@ class div:
     VJP: gx = g / y, gy = -g * out / y.     JVP: t_out = (tx - out * ty) / y.
     """
 
-    def forward(x, y):
-        return np.true_divide(x, y)
+    forward = np.true_divide
 
     def vjp_x(g, out, x, y):
         return g / y
@@ -122,8 +119,7 @@ class power:
     JVP: t_out = tx * y * x**(y-1) + ty * out * log(x).
     """
 
-    def forward(x, y):
-        return np.power(x, y)
+    forward = np.power
 
     def vjp_x(g, out, x, y):
         return g * y * x ** (y - 1)
@@ -148,8 +144,7 @@ def _out_log_x(out, x):
 class neg:
     """out = -x;  d out/dx = -1.      VJP: gx = -g.      JVP: t_out = -tx."""
 
-    def forward(x):
-        return np.negative(x)
+    forward = np.negative
 
     def vjp(g, out, x):
         return (-g,)
@@ -167,8 +162,7 @@ class abs:  # noqa: A001  (NumPy's name)
     VJP: gx = g * sign(x).     JVP: t_out = tx * sign(x).
     """
 
-    def forward(x):
-        return np.abs(x)
+    forward = np.abs
 
     def vjp(g, out, x):
         return (g * np.sign(x),)
@@ -184,8 +178,7 @@ class exp:
     VJP: gx = g * out.     JVP: t_out = tx * out.
     """
 
-    def forward(x):
-        return np.exp(x)
+    forward = np.exp
 
     def vjp(g, out, x):
         return (g * out,)
@@ -201,8 +194,7 @@ class log:
     VJP: gx = g / x.     JVP: t_out = tx / x.
     """
 
-    def forward(x):
-        return np.log(x)
+    forward = np.log
 
     def vjp(g, out, x):
         return (g / x,)
@@ -218,8 +210,7 @@ class log1p:
     VJP: gx = g / (1 + x).     JVP: t_out = tx / (1 + x).
     """
 
-    def forward(x):
-        return np.log1p(x)
+    forward = np.log1p
 
     def vjp(g, out, x):
         return (g / (1 + x),)
@@ -235,8 +226,7 @@ class sqrt:
     VJP: gx = g / (2 out).     JVP: t_out = tx / (2 out).
     """
 
-    def forward(x):
-        return np.sqrt(x)
+    forward = np.sqrt
 
     def vjp(g, out, x):
         return (g / (2 * out),)
@@ -252,8 +242,7 @@ class sin:
     VJP: gx = g * cos(x).     JVP: t_out = tx * cos(x).
     """
 
-    def forward(x):
-        return np.sin(x)
+    forward = np.sin
 
     def vjp(g, out, x):
         return (g * np.cos(x),)
@@ -269,8 +258,7 @@ class cos:
     VJP: gx = -g * sin(x).     JVP: t_out = -tx * sin(x).
     """
 
-    def forward(x):
-        return np.cos(x)
+    forward = np.cos
 
     def vjp(g, out, x):
         return (-g * np.sin(x),)
@@ -286,8 +274,7 @@ class tanh:
     VJP: gx = g * (1 - out**2).     JVP: t_out = tx * (1 - out**2).
     """
 
-    def forward(x):
-        return np.tanh(x)
+    forward = np.tanh
 
     def vjp(g, out, x):
         return (g * (1 - out * out),)
@@ -339,8 +326,7 @@ class sign:
     VJP: gx = 0 * g.     JVP: t_out = 0 * tx.
     """
 
-    def forward(x):
-        return np.sign(x)
+    forward = np.sign
 
     def vjp(g, out, x):
         return (g * 0,)
@@ -365,8 +351,7 @@ class maximum:
     JVP: t_out = tx * s + ty * (1 - s).
     """
 
-    def forward(x, y):
-        return np.maximum(x, y)
+    forward = np.maximum
 
     def vjp_x(g, out, x, y):
         return g * _share(x, y)
@@ -389,8 +374,7 @@ class minimum:
     JVP: t_out = tx * s + ty * (1 - s).
     """
 
-    def forward(x, y):
-        return np.minimum(x, y)
+    forward = np.minimum
 
     def vjp_x(g, out, x, y):
         return g * _share(y, x)

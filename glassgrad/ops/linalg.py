@@ -16,7 +16,8 @@ __all__ = ["matmul", "einsum"]
 
 
 def _mT(a):
-    return np.swapaxes(a, -1, -2)
+    """Swap the last two axes (``.T`` is the cheap spelling for matrices)."""
+    return a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)
 
 
 @primitive(save="x y")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..broadcast import expand_to
 from ..primitive import OpError, apply, primitive
 
 __all__ = [
@@ -52,7 +53,7 @@ class sum_:
         return np.sum(x, axis=axes, keepdims=keepdims)
 
     def vjp(g, out, x, axes=None, keepdims=False, shape=None):
-        return (np.broadcast_to(_keep(g, axes, keepdims, shape), shape),)
+        return (expand_to(_keep(g, axes, keepdims, shape), shape),)
 
     def jvp(tx, out, x, axes=None, keepdims=False, shape=None):
         return np.sum(tx, axis=axes, keepdims=keepdims)
@@ -70,7 +71,7 @@ class mean_:
 
     def vjp(g, out, x, axes=None, keepdims=False, shape=None):
         n = _count(shape, axes)
-        return (np.broadcast_to(_keep(g, axes, keepdims, shape) / n, shape),)
+        return (expand_to(_keep(g, axes, keepdims, shape) / n, shape),)
 
     def jvp(tx, out, x, axes=None, keepdims=False, shape=None):
         return np.mean(tx, axis=axes, keepdims=keepdims)
