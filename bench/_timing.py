@@ -29,19 +29,22 @@ REPORTED_ENV = (
 )
 
 
-def measure(fn: Callable[[], object], repeats: int) -> list[float]:
-    """Return the wall-clock seconds of ``repeats`` calls of ``fn()``.
+def measure(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """Time ``repeats`` calls of each function; return the wall-clock seconds per name.
 
-    Each call starts after a full garbage collection, so garbage left by one run is not
-    billed to the next. The collector stays *enabled* during the call: an engine whose
-    graph holds reference cycles pays for collecting them, as it would in a user's loop.
+    The functions take turns (one call of each per round), so a burst of background load
+    slows all of them rather than skewing one ratio. Each call starts after a full
+    garbage collection, so garbage left by one run is not billed to the next. The
+    collector stays *enabled* during the call: an engine whose graph holds reference
+    cycles pays for collecting them, as it would in a user's loop.
     """
-    times = []
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        gc.collect()
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
+        for name, fn in fns.items():
+            gc.collect()
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
     return times
 
 
@@ -51,7 +54,12 @@ def median_ms(times: list[float]) -> float:
 
 
 def profile(fn: Callable[[], object], top: int = 25) -> str:
-    """Run ``fn()`` once under cProfile; return the ``top`` functions by own time."""
+    """Run ``fn()`` once under cProfile; return the ``top`` functions by own time.
+
+    A full collection first, as in :func:`measure`: otherwise a pending collection of
+    the whole heap (torch's included) can land inside one op and dominate the profile.
+    """
+    gc.collect()
     profiler = cProfile.Profile()
     profiler.enable()
     fn()
@@ -63,9 +71,10 @@ def profile(fn: Callable[[], object], top: int = 25) -> str:
 
 def environment_lines(np_module, torch_module=None) -> list[str]:
     """Describe the interpreter, library versions, thread settings and BLAS in use."""
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     lines = [
         f"python {platform.python_version()} on {platform.machine()}, "
-        f"{os.cpu_count()} CPUs ({sys.platform})",
+        f"{os.cpu_count()} CPUs ({sys.platform}), load average {load}",
         f"numpy {np_module.__version__}",
     ]
     if torch_module is not None:

@@ -306,7 +306,7 @@ def build_workloads(quick: bool) -> dict[str, Workload]:
             },
             start=xor0,
             rtol=1e-6,
-            repeats=5,
+            repeats=7,
             target=3.0,
             torch_reference=5.7,
         ),
@@ -320,7 +320,7 @@ def build_workloads(quick: bool) -> dict[str, Workload]:
             },
             start=mlp0,
             rtol=2e-3,
-            repeats=5,
+            repeats=7,
             target=1.15,
             torch_reference=1.2,
         ),
@@ -334,7 +334,7 @@ def build_workloads(quick: bool) -> dict[str, Workload]:
             },
             start={},
             rtol=1e-3,
-            repeats=15,
+            repeats=25,
             target=3.0,
             torch_reference=4.6,
             # The long chain's gradient underflows to 0 (each triple scales it by about
@@ -384,7 +384,7 @@ def run_workload(w: Workload) -> dict[str, float]:
     check_agreement(w, results)
     if w.extra_check:
         check_agreement(w, {name: run() for name, run in w.extra_check.items()})
-    return {name: median_ms(measure(run, w.repeats)) for name, run in w.runs.items()}
+    return {name: median_ms(times) for name, times in measure(w.runs, w.repeats).items()}
 
 
 def format_table(rows: list[tuple[Workload, dict[str, float]]], quick: bool) -> str:

@@ -24,6 +24,14 @@ class _GradModeContext:
 
     mode = True
 
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        # ``@gg.no_grad`` without parentheses: decorate at once, as torch allows.
+        return self(fn) if callable(fn) else self
+
+    def __init__(self, fn=None) -> None:
+        pass
+
     def __enter__(self) -> None:
         global enabled
         self.prev = enabled

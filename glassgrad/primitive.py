@@ -198,25 +198,37 @@ def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
         ins = [d if m else None for d, m in zip(datas, prim.save_mask)]
     else:
         ins = None
-    node = Node(prim, parents, out if prim.save_out else None, ins, params, out.shape, out.dtype)
-    if ins is not None:
-        # Saved arrays not owned by the graph (leaf tensors, constants) are made
-        # read-only until the graph is released; see graph.protect.
-        protected = None
-        for d, p in zip(ins, parents):
-            if type(d) is _ndarray and type(p) is not Node and protect(d, prim.name):
-                if protected is None:
-                    protected = [d]
-                else:
-                    protected.append(d)
-        if protected is not None:
-            node.protected = Protection(protected)
+    saved_out = out if prim.save_out else None
+    node = Node(prim, parents, saved_out, ins, params, out.shape, out.dtype)
+    if ins is not None or saved_out is not None:
+        node.protected = _protect_saved(prim.name, ins, saved_out)
     t._node = node
     t.requires_grad = True
     if anomaly.enabled:
         anomaly.record(node)
         anomaly.check_forward(prim, out)
     return t
+
+
+def _protect_saved(opname, ins, out):
+    """Make every array this node saved read-only until the node is released.
+
+    Writing into a saved array between forward and backward (through ``.data``, a
+    ``detach()``-ed alias, or an in-place op) would silently corrupt the gradient; with
+    the array read-only it fails at the write instead, and our own in-place ops name
+    the op that saved it. A saved view also protects the array it views.
+    """
+    arrays = []
+    for d in ins if ins is not None else ():
+        if type(d) is _ndarray:
+            if protect(d, opname):
+                arrays.append(d)
+            base = d.base
+            if type(base) is _ndarray and protect(base, opname):
+                arrays.append(base)
+    if out is not None and protect(out, opname):
+        arrays.append(out)
+    return Protection(arrays) if arrays else None
 
 
 _new = object.__new__

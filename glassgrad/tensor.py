@@ -92,15 +92,11 @@ class Tensor:
     def data(self) -> np.ndarray:
         """The values as an ``np.ndarray``, outside the graph.
 
-        For a tensor made by a recorded op the array is returned read-only: the graph
-        may have saved it for backward, and writing into it would corrupt gradients
-        (``detach()`` or ``numpy().copy()`` give you a copy to modify). Leaf arrays are
-        writable except while a live graph saved them.
+        While a live graph has saved this array for its backward pass, the array is
+        read-only: writing into it would silently corrupt the gradients. After
+        ``backward()`` (or once the graph is dropped) it is writable again, so
+        ``w.data -= lr * w.grad.data`` works as usual.
         """
-        if self._node is not None:
-            view = self._data.view()
-            view.flags.writeable = False
-            return view
         return self._data
 
     @data.setter
@@ -111,8 +107,8 @@ class Tensor:
         self._data = arr
 
     def numpy(self) -> np.ndarray:
-        """The values as an ``np.ndarray`` (read-only for non-leaf tensors; see ``data``)."""
-        return self.data
+        """The values as an ``np.ndarray`` (shared, not copied; see ``data``)."""
+        return self._data
 
     def __array__(self, dtype=None, copy=None):
         arr = self._data
@@ -291,7 +287,8 @@ class Tensor:
 
         While recording, the update is done out of place and the tensor is re-pointed at
         the result (the old values the graph saved stay intact). Otherwise the array is
-        updated in place — unless a live graph saved it, which is an error.
+        updated in place — unless a live graph saved it for backward, which is an error
+        naming that op.
         """
         other_rg = isinstance(other, Tensor) and other.requires_grad
         if grad_mode.enabled and (self.requires_grad or other_rg):
@@ -303,10 +300,6 @@ class Tensor:
             result = fn(self, other)
             self._data, self._node, self.requires_grad = result._data, result._node, True
             return self
-        if self._node is not None:
-            # A recorded tensor's array may be saved by its consumers: never write into it.
-            self._data = fn(self._data, as_array(other))._data
-            return self
         self._writable_or_raise(opname)
         ufunc(self._data, as_array(other), out=self._data, casting="same_kind")
         return self
@@ -314,7 +307,10 @@ class Tensor:
     def _writable_or_raise(self, opname: str) -> None:
         if self._data.flags.writeable:
             return
-        op = saved_by(self._data)
+        arr = self._data
+        op = saved_by(arr)
+        if op is None and type(arr.base) is np.ndarray:
+            op = saved_by(arr.base)
         if op is not None:
             raise RuntimeError(
                 f"in-place {opname} on a tensor of shape {self.shape} that the graph saved "
@@ -345,11 +341,6 @@ class Tensor:
                 )
             result = _ops.index_put(self, index, value)
             self._data, self._node, self.requires_grad = result._data, result._node, True
-            return
-        if self._node is not None:
-            arr = self._data.copy()
-            arr[_ops.unwrap_index(index)] = as_array(value)
-            self._data = arr
             return
         self._writable_or_raise("index assignment")
         self._data[_ops.unwrap_index(index)] = as_array(value)

@@ -134,8 +134,9 @@ def _gg(name: str) -> Callable[..., Any]:
 
 
 def T(a) -> torch.Tensor:
-    """A float64 / int / bool constant as a torch tensor."""
-    return torch.as_tensor(np.asarray(a))
+    """A float64 / int / bool constant as a torch tensor (a copy: glassgrad may have
+    made the array read-only while a graph saves it, which torch warns about)."""
+    return torch.tensor(np.array(a))
 
 
 # --------------------------------------------------------------------------- torch translations
@@ -248,6 +249,16 @@ for _op, _variant, _g, _t, _d in [
 ]:
     row(_op, "scalar:" + _variant, _g, _t, [(3, 4)], _d)
 
+def _with_exact_zeros(rng):
+    x = rng.uniform(-2.0, 2.0, size=(3, 4))
+    x[0, :2] = 0.0
+    return [x]
+
+
+# x**0 is the constant 1: its derivative is 0 everywhere, also at x == 0 (PyTorch: 0).
+row("pow", "scalar:x**0-at-zero", lambda x: x**0, lambda x: x**0, make=_with_exact_zeros)
+row("pow", "scalar:x**2-at-zero", lambda x: x**2, lambda x: x**2, make=_with_exact_zeros)
+
 # NumPy arrays on either side ("reflected forms with ... arrays"): result is a Tensor
 _C4 = np.linspace(-1.5, 1.5, 4)
 _C23 = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
@@ -310,6 +321,22 @@ for _variant, _g, _t, _d in [
      Domain(avoid=(0.3,))),
 ]:
     row("clip", _variant, _g, _t, [(3, 4)], _d)
+
+# Array bounds (NumPy allows them, broadcasting; torch.clamp takes tensor bounds too).
+_LO4 = np.array([-0.5, -0.4, -0.6, -0.3])
+_HI31 = np.array([[0.5], [0.8], [1.0]])
+
+
+def _clip_inputs(rng):
+    x = Domain(avoid=(-0.6, -0.5, -0.4, -0.3, 0.5, 0.8, 1.0)).sample(rng, (3, 4))
+    return [x, _LO4.copy(), _HI31.copy()]
+
+
+row("clip", "ndarray-bounds", lambda x: gg.clip(x, _LO4, _HI31),
+    lambda x: torch.clamp(x, T(_LO4), T(_HI31)), make=lambda rng: _clip_inputs(rng)[:1])
+row("clip", "tensor-bounds-constant", _gg("clip"), torch.clamp, make=_clip_inputs,
+    diff=(True, False, False))
+row("clip", "tensor-bounds-differentiable", _gg("clip"), torch.clamp, make=_clip_inputs)
 
 _COND34 = np.array([[1, 0, 0, 1], [0, 1, 1, 1], [0, 0, 1, 0]], dtype=bool)
 row("where", "same-shape", lambda x, y: gg.where(gg.tensor(_COND34), x, y),
@@ -385,6 +412,18 @@ row("prod", "one-zero-all", lambda x: gg.prod(x), t_reduce("prod", None, False),
     make=lambda rng: [np.concatenate([[0.0], rng.uniform(0.5, 1.5, size=5)])])
 
 
+def _constant_row(rng):
+    x = rng.uniform(-2.0, 2.0, size=(3, 4))
+    x[1] = 0.7  # zero variance: std is not differentiable there; PyTorch's convention is 0
+    return [x]
+
+
+row("std", "zero-variance-row", lambda x: gg.std(x, axis=1), t_reduce("std", 1, False),
+    make=_constant_row, second_order=False)
+row("var", "zero-variance-row", lambda x: gg.var(x, axis=1), t_reduce("var", 1, False),
+    make=_constant_row)
+
+
 def _ties(rng):
     # Values from {0, 1, 2}: every row/column has repeated maxima and minima.
     return [rng.integers(0, 3, size=(3, 4))]
@@ -453,7 +492,7 @@ _MASK_ROWS = np.array([True, False, True, True])
 _MASK_COLS = np.array([False, True, True, False, True])
 _MASK_FULL = np.array([[1, 0, 1, 1, 0], [0, 0, 1, 0, 1], [1, 1, 1, 0, 0], [0, 1, 0, 0, 1]],
                       dtype=bool)
-_I = torch.as_tensor
+_I = T
 for _variant, _g, _t, _s in [
     # basic
     ("int", lambda x: x[1], lambda x: x[1], [(3, 4)]),
@@ -483,6 +522,7 @@ for _variant, _g, _t, _s in [
     ("split-advanced", lambda x: x[[0, 1, 1], :, [1, 1, 3]],
      lambda x: x[[0, 1, 1], :, [1, 1, 3]], [(2, 3, 4)]),
     ("tensor-index", lambda x: x[gg.tensor(_IDX)], lambda x: x[_I(_IDX)], [(3, 4)]),
+    ("empty-list", lambda x: x[[]], lambda x: x[torch.zeros(0, dtype=torch.long)], [(3, 4)]),
     # advanced: boolean masks
     ("mask-full", lambda x: x[_MASK_FULL], lambda x: x[_I(_MASK_FULL)], [(4, 5)]),
     ("mask-rows", lambda x: x[_MASK_ROWS], lambda x: x[_I(_MASK_ROWS)], [(4, 5)]),
@@ -566,6 +606,7 @@ for _sub, _shapes in [
     ("ii->i", [(4, 4)]),
     ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]),
     ("ij,jk", [(3, 4), (4, 2)]),  # implicit output
+    ("...ij,...jk->...ik", [(2, 3, 4), (2, 4, 2)]),
 ]:
     row("einsum", _sub, lambda *xs, s=_sub: gg.einsum(s, *xs),
         lambda *xs, s=_sub: torch.einsum(s, *xs), _shapes)

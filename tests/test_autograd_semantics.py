@@ -409,18 +409,34 @@ def test_retain_graph_allows_a_second_backward_and_grads_double(x64):
     _close(x.grad, xt.grad)
 
 
-@pytest.mark.parametrize(
-    "build",
-    [
-        lambda x: (x * x).sum(),
-        lambda x: gg.exp(x).sum(),
-        lambda x: (gg.tanh(x) @ x.T).sum(),
-    ],
-    ids=["mul", "exp", "tanh-matmul"],
-)
-def test_second_backward_without_retain_graph_raises(build, x64):
-    x = gg.tensor(x64, requires_grad=True)
-    loss = build(x)
+SAVING_OPS = {
+    "mul": (lambda x: x * x, lambda x: x * x),
+    "exp": (gg.exp, torch.exp),
+    "tanh": (gg.tanh, torch.tanh),
+    "sigmoid": (gg.sigmoid, torch.sigmoid),
+    "sqrt": (gg.sqrt, torch.sqrt),
+    "relu": (gg.relu, torch.relu),
+    "log": (gg.log, torch.log),
+    "sin": (gg.sin, torch.sin),
+    "pow": (lambda x: x**3, lambda x: x**3),
+    "div": (lambda x: 1.0 / x, lambda x: 1.0 / x),
+    "tanh-matmul": (lambda x: gg.tanh(x) @ x.T, lambda x: torch.tanh(x) @ x.T),
+}
+
+
+@pytest.mark.parametrize("name", list(SAVING_OPS))
+def test_second_backward_without_retain_graph_raises(name):
+    # Every op here saves a value for backward in torch too (torch is asked first).
+    f_gg, f_t = SAVING_OPS[name]
+    a = np.random.default_rng(0).uniform(0.5, 2.0, size=(3, 4))
+    xt = _t(a, requires_grad=True)
+    lt = f_t(xt).sum()
+    lt.backward()
+    with pytest.raises(RuntimeError):
+        lt.backward()
+
+    x = gg.tensor(a, requires_grad=True)
+    loss = f_gg(x).sum()
     loss.backward()
     with pytest.raises(RuntimeError, match=r"retain_graph=True"):
         loss.backward()
@@ -536,6 +552,7 @@ def test_third_derivative_of_x4_is_24x():
     np.testing.assert_allclose(third, 24 * x0, rtol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
 def test_backward_create_graph_makes_grad_differentiable():
     x0 = np.array([0.3, -0.7, 1.1])
     x = gg.tensor(x0, requires_grad=True)
@@ -912,3 +929,179 @@ def test_comparisons_return_bool_tensors_without_grad(op):
         assert not r.requires_grad
         assert r.grad_fn is None
         np.testing.assert_array_equal(_arr(r), expected)
+
+
+# --------------------------------------------------------------------------------------
+# Scenarios written once and run in both libraries (torch is the oracle)
+# --------------------------------------------------------------------------------------
+
+
+def _np(t):
+    if t is None:
+        return None
+    if isinstance(t, torch.Tensor):
+        return t.detach().numpy().copy()
+    return _arr(t)
+
+
+def _scn_retain_grad_accumulates(lib):
+    x = lib.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x * 3.0
+    y.retain_grad()
+    loss = (y * y).sum()
+    loss.backward(retain_graph=True)
+    loss.backward()
+    return [y.grad, x.grad]
+
+
+def _scn_retain_grad_sees_hooked_gradient(lib):
+    x = lib.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x * 3.0
+    y.retain_grad()
+    y.register_hook(lambda g: g * 10.0)
+    z = x * 2.0
+    z.register_hook(lambda g: g * 10.0)
+    z.retain_grad()
+    (y * 1.0 + z * 2.0).sum().backward()
+    return [y.grad, z.grad, x.grad]
+
+
+def _scn_hooks_apply_in_autograd_grad(lib):
+    x = lib.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x * 1.0
+    y.register_hook(lambda g: g * 10.0)
+    (gx,) = lib.autograd.grad((y * y).sum(), x)
+    return [gx, x.grad]
+
+
+def _scn_hook_under_create_graph(lib):
+    x = lib.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x * x
+    y.register_hook(lambda g: g * y)  # the hook's result depends on x
+    (g,) = lib.autograd.grad(y.sum(), x, create_graph=True)
+    (h,) = lib.autograd.grad(g.sum(), x)
+    return [g, h]
+
+
+def _scn_accumulate_then_create_graph(lib):
+    x = lib.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    (x * 2.0).sum().backward()
+    (x * x * x).sum().backward(create_graph=True)
+    g = x.grad
+    assert g.requires_grad
+    (h,) = lib.autograd.grad(g.sum(), x)
+    return [g, h]
+
+
+def _scn_detach_then_requires_grad(lib):
+    x = lib.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = (x * 2.0).detach()
+    y.requires_grad_()
+    (y * y).sum().backward()
+    return [x.grad, y.grad]
+
+
+def _scn_grad_of_intermediate_and_leaf(lib):
+    x = lib.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    h = lib.tanh(x) * x
+    out = (lib.exp(h) + h * h).sum()
+    return list(lib.autograd.grad(out, [h, x]))
+
+
+def _scn_no_grad_constant_in_graph(lib):
+    x = lib.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    with lib.no_grad():
+        c = lib.exp(x)
+    (c * x * x).sum().backward()
+    return [x.grad]
+
+
+def _scn_leaf_hook_with_retain_graph(lib):
+    x = lib.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    calls = []
+    x.register_hook(lambda g: (calls.append(1), g * 2.0)[1])
+    loss = lib.sin(x).sum()
+    loss.backward(retain_graph=True)
+    loss.backward()
+    assert len(calls) == 2
+    return [x.grad]
+
+
+def _scn_backward_with_gradient_on_intermediate(lib):
+    x = lib.tensor(np.array([[0.5, -1.0], [2.0, 0.25]]), requires_grad=True)
+    y = lib.sin(x) * x
+    y.backward(lib.tensor(np.array([[1.0, 2.0], [3.0, 4.0]])))
+    return [x.grad]
+
+
+def _scn_seed_gradient_is_not_mutated_by_accumulation(lib):
+    x = lib.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    v = lib.tensor(np.array([1.0, 1.0]))
+    (x + 1.0).backward(v)
+    (x + 1.0).backward(v)
+    return [v, x.grad]
+
+
+def _scn_hook_result_is_not_mutated_by_accumulation(lib):
+    x = lib.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    keep = lib.tensor(np.array([5.0, 5.0]))
+    x.register_hook(lambda g: keep)
+    (x * 1.0).sum().backward()
+    (x * 1.0).sum().backward()
+    return [keep, x.grad]
+
+
+def _scn_backward_on_a_leaf(lib):
+    x = lib.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x.backward(lib.tensor(np.array([3.0, 4.0])))
+    s = lib.tensor(np.array(3.0), requires_grad=True)
+    s.backward()
+    return [x.grad, s.grad]
+
+
+SCENARIOS = [
+    _scn_seed_gradient_is_not_mutated_by_accumulation,
+    _scn_hook_result_is_not_mutated_by_accumulation,
+    _scn_backward_on_a_leaf,
+    _scn_retain_grad_accumulates,
+    _scn_retain_grad_sees_hooked_gradient,
+    _scn_hooks_apply_in_autograd_grad,
+    _scn_hook_under_create_graph,
+    _scn_accumulate_then_create_graph,
+    _scn_detach_then_requires_grad,
+    _scn_grad_of_intermediate_and_leaf,
+    _scn_no_grad_constant_in_graph,
+    _scn_leaf_hook_with_retain_graph,
+    _scn_backward_with_gradient_on_intermediate,
+]
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[f.__name__[5:] for f in SCENARIOS])
+def test_scenario_matches_torch(scenario):
+    got = scenario(gg)
+    want = scenario(torch)
+    assert len(got) == len(want)
+    for k, (a, b) in enumerate(zip(got, want)):
+        if b is None:
+            assert a is None, f"result {k}: torch gives None"
+            continue
+        assert a is not None, f"result {k}: torch gives {b}"
+        np.testing.assert_allclose(_np(a), _np(b), rtol=1e-12, atol=1e-14, err_msg=f"result {k}")
+
+
+def test_hook_and_retain_grad_on_tensor_not_requiring_grad_raise():
+    c = gg.tensor([1.0, 2.0])
+    with pytest.raises(RuntimeError):
+        c.register_hook(lambda g: g)
+    with pytest.raises(RuntimeError):
+        c.retain_grad()
+
+
+def test_autograd_grad_wrt_tensor_not_requiring_grad_raises():
+    x = gg.tensor([1.0, 2.0], requires_grad=True)
+    c = gg.tensor([3.0, 4.0])
+    with pytest.raises(RuntimeError):
+        gg.autograd.grad((x * c).sum(), [c])
+    with pytest.raises(RuntimeError):
+        gg.autograd.grad((c * c).sum(), [c])

@@ -128,6 +128,27 @@ def test_stable_formulations_match_torch_without_warnings(name, dtype):
     np.testing.assert_allclose(g, gt, **tol)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name", list(STABLE_CASES))
+def test_stable_formulations_second_order_match_torch(name, dtype):
+    gg_fn, t_fn, values = STABLE_CASES[name]
+    vals = np.asarray(values, dtype=dtype)
+
+    def run():
+        x = gg.tensor(vals, requires_grad=True)
+        (g,) = gg.autograd.grad(gg_fn(x).sum(), x, create_graph=True)
+        (h,) = gg.autograd.grad(g.sum(), x)
+        return _arr(h)
+
+    h = _run_quietly(run)
+    xt = torch.tensor(vals, requires_grad=True)
+    (gt,) = torch.autograd.grad(t_fn(xt).sum(), xt, create_graph=True)
+    (ht,) = torch.autograd.grad(gt.sum(), xt)
+    assert not np.isnan(h).any()
+    tol = dict(rtol=1e-5, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(h, ht.numpy(), **tol)
+
+
 def test_sigmoid_of_plus_minus_1000():
     y, g = _value_and_grad(gg.sigmoid, [-1000.0, 1000.0], np.float32)
     np.testing.assert_array_equal(y, [0.0, 1.0])
@@ -223,14 +244,29 @@ def _build_tanh():
     return {"x": x, "y": y, "loss": y.sum()}
 
 
-# op name -> (builder, the tensor to mutate, the leaves whose gradients we check)
+def _build_sin_of_intermediate():
+    x = gg.tensor(_X, requires_grad=True)
+    h = x * 1.5  # a non-leaf that sin saves
+    return {"x": x, "h": h, "loss": gg.sin(h).sum()}
+
+
+def _build_matmul_of_intermediate():
+    x, w = gg.tensor(_X, requires_grad=True), gg.tensor(_WM, requires_grad=True)
+    h = w * 2.0  # a non-leaf that matmul saves
+    return {"x": x, "w": w, "h": h, "loss": (x @ h).sum()}
+
+
+# case -> (builder, the tensor to mutate, the leaves whose gradients we check, the op
+# that saved it)
 SAVED_CASES = {
-    "mul": (_build_mul, "w", ("x", "w")),
-    "div": (_build_div, "w", ("x", "w")),
-    "matmul": (_build_matmul, "w", ("x", "w")),
-    "sin": (_build_sin, "x", ("x",)),
-    "exp": (_build_exp, "y", ("x",)),
-    "tanh": (_build_tanh, "y", ("x",)),
+    "mul": (_build_mul, "w", ("x", "w"), "mul"),
+    "div": (_build_div, "w", ("x", "w"), "div"),
+    "matmul": (_build_matmul, "w", ("x", "w"), "matmul"),
+    "sin": (_build_sin, "x", ("x",), "sin"),
+    "exp": (_build_exp, "y", ("x",), "exp"),
+    "tanh": (_build_tanh, "y", ("x",), "tanh"),
+    "sin_of_intermediate": (_build_sin_of_intermediate, "h", ("x",), "sin"),
+    "matmul_of_intermediate": (_build_matmul_of_intermediate, "h", ("x", "w"), "matmul"),
 }
 
 
@@ -256,12 +292,24 @@ def _inplace_setitem(t):
         t[0] = 5.0
 
 
+def _detached(mutation):
+    # detach() shares values with its source, so mutating the detached tensor mutates
+    # what the graph saved (torch catches the in-place-op forms with its version counter)
+    def mutate(t):
+        mutation(t.detach())
+
+    return mutate
+
+
 MUTATIONS = {
     "data_fill": (_data_fill, False),
     "data_isub": (_data_isub, False),
     "data_setitem": (_data_setitem, False),
     "inplace_isub": (_inplace_isub, True),
     "inplace_setitem": (_inplace_setitem, True),
+    "detached_data_fill": (_detached(_data_fill), False),
+    "detached_inplace_isub": (_detached(_inplace_isub), True),
+    "detached_inplace_setitem": (_detached(_inplace_setitem), True),
 }
 
 
@@ -273,9 +321,9 @@ def _check_message(exc, op_name, must_name_op):
 
 
 @pytest.mark.parametrize("mutation", list(MUTATIONS))
-@pytest.mark.parametrize("op_name", list(SAVED_CASES))
-def test_mutating_a_saved_value_is_prevented_or_detected(op_name, mutation):
-    build, target, leaves = SAVED_CASES[op_name]
+@pytest.mark.parametrize("case", list(SAVED_CASES))
+def test_mutating_a_saved_value_is_prevented_or_detected(case, mutation):
+    build, target, leaves, op_name = SAVED_CASES[case]
     mutate, must_name_op = MUTATIONS[mutation]
 
     env = build()
@@ -398,3 +446,33 @@ def test_update_after_backward_then_a_new_forward_and_backward():
     w.grad = None
     (w * w + w).sum().backward()
     np.testing.assert_allclose(_arr(w.grad), [1.0, 1.0])
+
+
+def test_dropping_a_graph_without_backward_frees_leaves_for_updates():
+    w = gg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x = gg.tensor(np.array([3.0, 4.0]))
+    loss = (w * x).sum()  # e.g. an evaluation forward outside no_grad
+    del loss
+    w.data -= 1.0
+    with gg.no_grad():
+        w -= 1.0
+    np.testing.assert_allclose(_arr(w), [-1.0, 0.0])
+
+
+def test_retained_graph_frees_leaves_for_updates_once_dropped():
+    w = gg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x = gg.tensor(np.array([3.0, 4.0]))
+    loss = (w * x).sum()
+    loss.backward(retain_graph=True)
+    del loss
+    with gg.no_grad():
+        w -= 0.5 * w.grad
+    np.testing.assert_allclose(_arr(w), [-0.5, 0.0])
+
+
+def test_updates_after_autograd_grad():
+    w = gg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    loss = (w * w).sum()
+    (g,) = gg.autograd.grad(loss, w)
+    w.data -= 0.25 * g.data
+    np.testing.assert_allclose(_arr(w), [0.5, 1.0])

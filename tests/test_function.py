@@ -363,3 +363,86 @@ def test_custom_layer_story():
     # ... and catches the bug in the weight gradient, naming the weight (input 1)
     with pytest.raises(gg.autograd.GradcheckError, match=r"input 1"):
         gg.autograd.gradcheck(LinearWrongWeightGrad.apply, (x, w, b))
+
+
+# --------------------------------------------------------------------------------------
+# Mistakes in a custom Function give clear errors (as torch)
+# --------------------------------------------------------------------------------------
+
+
+def test_backward_returning_the_wrong_shape_is_a_clear_error():
+    class WrongShape(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2.0
+
+        @staticmethod
+        def backward(ctx, g):
+            return g.sum(axis=0)
+
+    x = gg.tensor(X0, requires_grad=True)
+    with pytest.raises((RuntimeError, ValueError)) as info:
+        WrongShape.apply(x).sum().backward()
+    msg = "".join(str(info.value).split())
+    assert "WrongShape" in str(info.value)
+    assert "(3,)" in msg and "(2,3)" in msg
+
+
+def test_backward_returning_the_wrong_number_of_gradients_is_a_clear_error():
+    class WrongCount(Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            return x * y
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    x = gg.tensor(X0, requires_grad=True)
+    with pytest.raises((RuntimeError, ValueError), match="WrongCount"):
+        WrongCount.apply(x, x).sum().backward()
+
+
+def test_custom_function_second_backward_needs_retain_graph():
+    x = gg.tensor(X0, requires_grad=True)
+    loss = Cube.apply(x).sum()
+    loss.backward()
+    with pytest.raises(RuntimeError, match=r"retain_graph=True"):
+        loss.backward()
+
+    x.grad = None
+    loss = Cube.apply(x).sum()
+    loss.backward(retain_graph=True)
+    loss.backward()
+    np.testing.assert_allclose(_arr(x.grad), 6 * X0**2, rtol=1e-12)
+
+
+def test_backward_returning_none_means_no_gradient():
+    class Stop(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2.0
+
+        @staticmethod
+        def backward(ctx, g):
+            return None
+
+    x = gg.tensor(X0, requires_grad=True)
+    (Stop.apply(x) + x).sum().backward()
+    np.testing.assert_allclose(_arr(x.grad), np.ones_like(X0))
+
+
+def test_gradient_from_backward_gets_the_input_dtype():
+    class Sloppy(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2.0
+
+        @staticmethod
+        def backward(ctx, g):
+            return gg.tensor(np.full(X0.shape, 2.0, dtype=np.float32))
+
+    x = gg.tensor(X0, requires_grad=True)
+    Sloppy.apply(x).sum().backward()
+    assert x.grad.dtype == np.float64
+    np.testing.assert_allclose(_arr(x.grad), 2.0)

@@ -60,6 +60,28 @@ def test_gradgradcheck_passes_on_correct_functions(name):
     assert gradgradcheck(fn, tuple(_leaf(a) for a in arrays)) is True
 
 
+def test_gradcheck_with_non_differentiable_integer_input():
+    x = _leaf(A)
+    idx = gg.tensor(np.array([2, 0, 0]))
+    assert gradcheck(lambda a, i: a[i] * 2.0, (x, idx)) is True
+
+
+def test_gradcheck_and_gradgradcheck_with_several_outputs():
+    x = _leaf(A)
+    assert gradcheck(lambda a: (gg.sin(a), a * a), (x,)) is True
+    assert gradgradcheck(lambda a: (gg.sin(a), a * a), (x,)) is True
+
+
+def test_gradcheck_with_an_input_the_output_does_not_use():
+    x, unused = _leaf(A), _leaf(B)
+    assert gradcheck(lambda a, b: gg.sin(a), (x, unused)) is True
+
+
+def test_gradcheck_with_0d_input():
+    x = gg.tensor(np.float64(1.5), requires_grad=True)
+    assert gradcheck(lambda a: a * a * gg.exp(a), (x,)) is True
+
+
 def test_gradcheck_leaves_inputs_untouched():
     x, y = _leaf(A), _leaf(B)
     assert gradcheck(lambda a, b: gg.tanh(a @ b), (x, y))

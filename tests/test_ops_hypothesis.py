@@ -95,12 +95,18 @@ def index_case(draw):
     """An array shape and a NumPy index into it: per leading axis one of int, slice
     (any step sign), or integer array (repeats, negatives); or a boolean mask."""
     shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4))
-    kind = draw(st.sampled_from(["mixed", "mask", "slice+mask"]))
+    kind = draw(st.sampled_from(["mixed", "mask", "slice+mask", "mask+array"]))
     if kind == "mask":
         k = draw(st.integers(1, len(shape)))
         return shape, draw(hnp.arrays(np.bool_, shape[:k]))
     if kind == "slice+mask" and len(shape) >= 2:
         return shape, (slice(None), draw(hnp.arrays(np.bool_, shape[1:2])))
+    if kind == "mask+array" and len(shape) >= 2:
+        # The mask's nonzero() array broadcasts against the integer array.
+        mask = draw(hnp.arrays(np.bool_, shape[:1]))
+        length = draw(st.sampled_from(sorted({1, int(mask.sum())})))
+        ints = st.lists(st.integers(-shape[1], shape[1] - 1), min_size=length, max_size=length)
+        return shape, (mask, np.array(draw(ints), dtype=np.intp))
     n_idx = draw(st.integers(1, len(shape)))
     n_arr = draw(st.integers(0, 4))  # common length of all integer arrays (broadcast)
     index = []

@@ -19,6 +19,9 @@ argument (``None`` for non-tensors and inputs that need none), then call
     y = Cube.apply(x)
 
 Check it with ``gg.autograd.gradcheck(Cube.apply, (x,))``.
+
+A forward may return a tuple of Tensors; ``backward`` then receives one gradient per
+output (zeros for outputs that did not reach the loss).
 """
 
 from __future__ import annotations
@@ -36,12 +39,16 @@ __all__ = ["Function", "FunctionCtx"]
 
 
 class _Output:
-    """Placeholder in ``saved_tensors`` for the Function's own output (no cycle)."""
+    """Placeholder in ``saved_tensors`` for the Function's own output number ``i``.
 
-    __slots__ = ()
+    The node must not hold its own output tensor (that would be a reference cycle), so
+    the output is rebuilt from its array and (weakly held) node when asked for.
+    """
 
+    __slots__ = ("i",)
 
-_OUTPUT = _Output()
+    def __init__(self, i: int) -> None:
+        self.i = i
 
 
 class FunctionCtx:
@@ -53,7 +60,7 @@ class FunctionCtx:
     def __init__(self, needs_input_grad):
         self.needs_input_grad = needs_input_grad
         self._saved = ()
-        self._node_ref = None
+        self._outputs = ()  # (array, weakref to the node that produced it) per output
         self._freed = False
 
     def save_for_backward(self, *tensors) -> None:
@@ -74,23 +81,60 @@ class FunctionCtx:
                 "freed. Pass `retain_graph=True` to the first backward() if you need to go "
                 "through the graph again."
             )
-        node = self._node_ref() if self._node_ref is not None else None
         out = []
         for t in self._saved:
-            if t is _OUTPUT:
+            if isinstance(t, _Output):
+                data, ref = self._outputs[t.i]
+                node = ref()
                 r = object.__new__(Tensor)
-                r._data, r._node, r.requires_grad = self._out_data, node, node is not None
+                r._data, r._node, r.requires_grad = data, node, node is not None
                 t = r
             out.append(t)
         return tuple(out)
 
 
+class _Slots:
+    """Cotangents of a multi-output Function, one slot per output, summed slot-wise."""
+
+    __slots__ = ("grads", "shape", "dtype")
+
+    def __init__(self, grads: list, shape) -> None:
+        self.grads = grads
+        self.shape = shape
+        self.dtype = None
+
+    def __add__(self, other: _Slots) -> _Slots:
+        merged = [a if b is None else b if a is None else a + b
+                  for a, b in zip(self.grads, other.grads)]
+        return _Slots(merged, self.shape)
+
+
+def _select_rule(g, out, x, index=0, count=1, shape=None):
+    grads = [None] * count
+    grads[index] = g
+    return (_Slots(grads, shape),)
+
+
+def _select_forward(x, index=0, count=1, shape=None):
+    raise RuntimeError("output selection is applied through Function.apply")
+
+
+_SELECT = Primitive("function_output", _select_forward, _select_rule, None, "",
+                    "Output number ``index`` of a multi-output Function. VJP: route g to "
+                    "that output's slot.")
+
+
 def _make_rule(cls):
     def vjp(g, out, *rest):
-        ctx, positions, nargs = rest[-3:]
+        ctx, positions, nargs, out_shapes = rest[-4:]
         recording = grad_mode.enabled  # on only for create_graph=True
-        gt = g if isinstance(g, Tensor) else Tensor._wrap(g)
-        grads = cls.backward(ctx, gt)
+        gs = g.grads if isinstance(g, _Slots) else [g]
+        grads_out = []
+        for gi, (shape, dtype) in zip(gs, out_shapes):
+            if gi is None:  # an output that never reached the loss: zero cotangent
+                gi = np.zeros(shape, dtype=dtype)
+            grads_out.append(gi if isinstance(gi, Tensor) else Tensor._wrap(gi))
+        grads = cls.backward(ctx, *grads_out)
         if not isinstance(grads, tuple):
             grads = (grads,)
         if len(grads) != nargs:
@@ -138,9 +182,8 @@ class Function:
             def forward(*args):
                 raise RuntimeError("Function primitives are applied through Function.apply")
 
-            jvp = getattr(cls, "jvp", None)
-            prim = Primitive(cls.__name__, forward, _make_rule(cls), jvp, "",
-                             cls.__doc__ or "", variadic=False)
+            prim = Primitive(cls.__name__, forward, _make_rule(cls), getattr(cls, "jvp", None),
+                             "", cls.__doc__ or "", variadic=False)
             prim.on_release = _free_ctx
             Function._prims[cls] = prim
         return prim
@@ -156,30 +199,41 @@ class Function:
             result = cls.forward(ctx, *args)
         finally:
             grad_mode.enabled = prev
-        if isinstance(result, (tuple, list)):
-            raise NotImplementedError(
-                f"{cls.__name__}.forward returned {len(result)} outputs; custom Functions "
-                "with several outputs are not supported yet: return one Tensor"
-            )
-        if not isinstance(result, Tensor):
-            result = Tensor._wrap(np.asarray(result))
+        multi = isinstance(result, (tuple, list))
+        results = [r if isinstance(r, Tensor) else Tensor._wrap(np.asarray(r))
+                   for r in (result if multi else (result,))]
         if not (prev and any(needs)):
-            return result
+            return tuple(results) if multi else results[0]
+
         positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
         parents = [
             (args[i]._node or args[i]) if args[i].requires_grad else None for i in positions
         ]
-        node = Node(cls._primitive(), parents, None, None, (ctx, positions, len(args)),
-                    result._data.shape, result._data.dtype)
-        # The output must not be held by its own node (a cycle): keep a placeholder.
-        ctx._saved = tuple(_OUTPUT if t is result else t for t in ctx._saved)
-        ctx._out_data = result._data
-        ctx._node_ref = weakref.ref(node)
+        out_shapes = tuple((r._data.shape, r._data.dtype) for r in results)
+        k = len(results)
+        main_shape = out_shapes[0][0] if not multi else ("outputs", k)
+        main_dtype = out_shapes[0][1] if not multi else None
+        node = Node(cls._primitive(), parents, None, None, (ctx, positions, len(args),
+                    out_shapes), main_shape, main_dtype)
+        if multi:
+            out_nodes = [Node(_SELECT, [node], None, None, (i, k, main_shape), *out_shapes[i])
+                         for i in range(k)]
+        else:
+            out_nodes = [node]
+        # Outputs must not be held by their own nodes (a cycle): keep placeholders.
+        index = {id(r): i for i, r in enumerate(results)}
+        ctx._saved = tuple(
+            _Output(index[id(t)]) if id(t) in index else t for t in ctx._saved
+        )
+        ctx._outputs = tuple((r._data, weakref.ref(n)) for r, n in zip(results, out_nodes))
         protected = [
             t._data for t in ctx._saved
             if isinstance(t, Tensor) and t._node is None and protect(t._data, cls.__name__)
         ]
         node.protected = Protection(protected) if protected else None
-        out = object.__new__(Tensor)
-        out._data, out._node, out.requires_grad = result._data, node, True
-        return out
+        outs = []
+        for r, n in zip(results, out_nodes):
+            o = object.__new__(Tensor)
+            o._data, o._node, o.requires_grad = r._data, n, True
+            outs.append(o)
+        return tuple(outs) if multi else outs[0]

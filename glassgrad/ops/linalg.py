@@ -24,7 +24,8 @@ def _mT(a):
 class matmul:
     """out = x @ y (NumPy rules: batched over leading axes; 1-D operands promoted).
 
-    For 2-D operands: gx = g @ y.T, gy = x.T @ g. A 1-D x acts as a row (1, n) and a
+    d out_ij / d x_ik = y_kj and d out_ij / d y_kj = x_ik, so for 2-D operands
+    VJP: gx = g @ y.T, gy = x.T @ g. A 1-D x acts as a row (1, n) and a
     1-D y as a column (n, 1): the rule promotes them, applies the 2-D formula, and drops
     the added axis again; broadcast batch axes are summed by the engine.
     JVP: t_out = tx @ y + x @ ty.
@@ -94,7 +95,8 @@ class einsum_:
     """out = einsum(spec, x_1, ..., x_n): a sum of products over the repeated letters.
 
     The result is linear in each operand, so d out/d x_k contracts the cotangent with
-    all the other operands, producing x_k's letters: gx_k = einsum("out,others->k").
+    all the other operands, producing x_k's letters.
+    VJP: gx_k = einsum("out,others->k", g, others).
     Letters that only x_k has (summed over in the forward) get the gradient broadcast
     along them; a letter repeated inside one operand (a diagonal) is re-expanded with an
     identity mask.
