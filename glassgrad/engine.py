@@ -1,12 +1,12 @@
 """The backward pass: one iterative reverse traversal of the recorded graph.
 
-1. Count, for every node reachable from the roots, how many edges lead into it from
-   other reachable nodes (its consumers). An explicit stack, no recursion, so a graph a
-   million nodes deep is fine.
-2. Start from the roots with their seed cotangents. A node is processed once all its
-   consumers have delivered their cotangents (its count drops to zero): hooks run, the
-   primitive's VJP rule maps the summed cotangent to one cotangent per input, each is
-   reduced to its input's shape (the one call to ``sum_to``) and passed on.
+1. Start from the roots with their seed cotangents. Nodes wait in a heap ordered by
+   creation time, newest first: every consumer of a node was created after it, so when
+   a node comes out of the heap all its consumers have delivered their cotangents.
+   No recursion, so a graph a million nodes deep is fine.
+2. For each node: hooks run, the primitive's VJP rule maps the summed cotangent to one
+   cotangent per input, each is reduced to its input's shape (the one call to
+   ``sum_to``) and passed on.
 3. Leaves receive their totals last; their hooks run, then ``.grad`` accumulates (or, for
    ``autograd.grad``, the totals are returned instead).
 
@@ -15,6 +15,8 @@ are plain array code, so the backward pass records a graph of its own.
 """
 
 from __future__ import annotations
+
+from heapq import heapify, heappop, heappush
 
 import numpy as np
 
@@ -137,30 +139,15 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
         prev = table.get(key)
         table[key] = g if prev is None else prev + g
 
-    # 1. dependency counts over the reachable nodes
-    deps: dict = {}
-    stack = [n for n in grads]
-    for n in stack:
-        deps[n] = 0
-    while stack:
-        n = stack.pop()
-        for p in n.parents:
-            if type(p) is Node:
-                c = deps.get(p)
-                if c is None:
-                    deps[p] = 1
-                    stack.append(p)
-                else:
-                    deps[p] = c + 1
-    # roots fed by other roots wait for them
-    ready = [n for n in grads if deps[n] == 0]
-
-    # 2. reverse topological sweep
+    # 2. reverse topological sweep: always take the most recently created pending node.
+    # Its consumers were all created after it, so they have all been processed and its
+    # cotangent is complete. (A heap keyed on -seq; PyTorch orders its queue likewise.)
+    heap = [(-n.seq, n) for n in grads]
+    heapify(heap)
     check = anomaly.enabled
-    ready_pop, ready_append = ready.pop, ready.append
     grads_pop, grads_get = grads.pop, grads.get
-    while ready:
-        n = ready_pop()
+    while heap:
+        n = heappop(heap)[1]
         g = grads_pop(n)
         if n.extra is not None:
             g = _node_extras(n, g, create_graph)
@@ -205,11 +192,11 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
                 if gx.dtype is not dtype and gx.dtype != dtype:
                     gx = gx.astype(dtype)
                 prev = grads_get(p)
-                grads[p] = gx if prev is None else prev + gx
-                c = deps[p] - 1
-                deps[p] = c
-                if c == 0:
-                    ready_append(p)
+                if prev is None:
+                    grads[p] = gx
+                    heappush(heap, (-p.seq, p))
+                else:
+                    grads[p] = prev + gx
             else:
                 arr = p._data
                 if gx.shape != arr.shape:

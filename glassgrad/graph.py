@@ -8,9 +8,14 @@ reference cycles and is freed by reference counting the moment it is dropped.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
-__all__ = ["Node", "Protection", "protect", "release", "FREED"]
+__all__ = ["Node", "protect", "release", "FREED"]
+
+
+_next_seq = itertools.count().__next__
 
 
 class _Freed(tuple):
@@ -52,7 +57,7 @@ class Node:
 
     __slots__ = (
         "prim", "parents", "out", "ins", "params", "shape", "dtype", "protected", "extra",
-        "__weakref__",
+        "seq", "__weakref__",
     )
 
     def __init__(self, prim, parents, out, ins, params, shape, dtype):
@@ -65,6 +70,9 @@ class Node:
         self.dtype = dtype
         self.protected = None
         self.extra = None  # rarely used: an _Extra with hooks, retained tensor, trace
+        # Creation order. A node is always created after the nodes of its inputs, so
+        # visiting nodes from the highest seq down is a topological order of the graph.
+        self.seq = _next_seq()
 
     # -- the rarely used parts live in one optional object, keeping nodes small --
     def _extra(self) -> _Extra:
@@ -98,8 +106,17 @@ class Node:
         if self.prim.on_release is not None:
             self.prim.on_release(self)
         if self.protected is not None:
-            self.protected.release()
-            self.protected = None
+            arrays, self.protected = self.protected, None
+            release(arrays)
+
+    def __del__(self):
+        # A graph dropped without backward must still hand the arrays it protected back
+        # to the user as writable.
+        if self.protected is not None:
+            try:
+                release(self.protected)
+            except Exception:  # interpreter shutdown: module globals may be gone
+                pass
 
     # Public-facing names as PyTorch's grad_fn offers them.
     @property
@@ -129,35 +146,12 @@ def protect(arr: np.ndarray, opname: str) -> bool:
     return True
 
 
-class Protection:
-    """The arrays one node protected; released after backward or when the node dies.
-
-    A graph dropped without backward must still hand its leaves' arrays back to the
-    user as writable. Only nodes that protected something own one of these, so only
-    they pay for a finalizer.
-    """
-
-    __slots__ = ("arrays",)
-
-    def __init__(self, arrays: list) -> None:
-        self.arrays = arrays
-
-    def release(self) -> None:
-        arrays, self.arrays = self.arrays, ()
-        release(arrays)
-
-    def __del__(self):
-        if self.arrays:
-            try:
-                release(self.arrays)
-            except Exception:  # interpreter shutdown: module globals may be gone
-                pass
-
-
 def release(arrays) -> None:
+    """Undo :func:`protect` for each array (writable again once no graph holds it)."""
+    get = _protected.get
     for arr in arrays:
         key = id(arr)
-        entry = _protected.get(key)
+        entry = get(key)
         if entry is None:
             continue
         if entry[0] > 1:

@@ -37,7 +37,8 @@ import inspect
 import numpy as np
 
 from . import grad_mode
-from .graph import Node, Protection, protect
+from .graph import Node
+from .graph import _protected as _registry
 
 __all__ = ["primitive", "Primitive", "PRIMITIVES", "apply", "OpError"]
 
@@ -216,19 +217,27 @@ def _protect_saved(opname, ins, out):
     Writing into a saved array between forward and backward (through ``.data``, a
     ``detach()``-ed alias, or an in-place op) would silently corrupt the gradient; with
     the array read-only it fails at the write instead, and our own in-place ops name
-    the op that saved it. A saved view also protects the array it views.
+    the op that saved it. A saved view also protects the array it views. (This is
+    :func:`glassgrad.graph.protect`, inlined: it runs for nearly every recorded op.)
     """
     arrays = []
-    for d in ins if ins is not None else ():
-        if type(d) is _ndarray:
-            if protect(d, opname):
+    registry = _registry
+    for d in (out,) if ins is None else (*ins, out):
+        if type(d) is not _ndarray:
+            continue
+        while True:  # the array, then the array it is a view of (if any)
+            entry = registry.get(id(d))
+            if entry is not None:
+                entry[0] += 1
                 arrays.append(d)
-            base = d.base
-            if type(base) is _ndarray and protect(base, opname):
-                arrays.append(base)
-    if out is not None and protect(out, opname):
-        arrays.append(out)
-    return Protection(arrays) if arrays else None
+            elif d.flags.writeable:
+                d.setflags(write=False)
+                registry[id(d)] = [1, opname, d]
+                arrays.append(d)
+            d = d.base
+            if type(d) is not _ndarray:
+                break
+    return arrays or None
 
 
 _new = object.__new__

@@ -296,6 +296,8 @@ row("maximum", "python-scalar", lambda x: gg.maximum(x, 0.3),
     lambda x: torch.clamp_min(x, 0.3), [(3, 4)], Domain(avoid=(0.3,)))
 row("minimum", "python-scalar", lambda x: gg.minimum(x, 0.3),
     lambda x: torch.clamp_max(x, 0.3), [(3, 4)], Domain(avoid=(0.3,)))
+row("maximum", "python-scalar-first", lambda x: gg.maximum(0.3, x),
+    lambda x: torch.clamp_min(x, 0.3), [(3, 4)], Domain(avoid=(0.3,)))
 
 
 def _int_valued(shape_x: Shape, shape_y: Shape):
@@ -347,6 +349,8 @@ row("where", "scalar-shaped-x", lambda x, y: gg.where(gg.tensor(_COND34), x, y),
     lambda x, y: torch.where(T(_COND34), x, y), [(), (3, 4)])
 row("where", "ndarray-cond", lambda x, y: gg.where(_COND34, x, y),
     lambda x, y: torch.where(T(_COND34), x, y), [(3, 4), (4,)])
+row("where", "python-scalar-x", lambda y: gg.where(gg.tensor(_COND34), 0.5, y),
+    lambda y: torch.where(T(_COND34), 0.5, y), [(3, 4)])
 row("where", "cond-from-comparison", lambda x, y: gg.where(x > 0, x, y),
     lambda x, y: torch.where(x > 0, x, y), [(3, 4), (3, 4)], (NONZERO, REAL))
 
@@ -354,6 +358,7 @@ row("where", "cond-from-comparison", lambda x, y: gg.where(x > 0, x, y),
 REDUCTIONS = ["sum", "mean", "max", "min", "var", "std", "logsumexp", "prod"]
 REDUCTION_CONFIGS: list[tuple[Any, bool]] = [
     (None, False), (None, True), (1, False), (-1, True), ((0, 2), False), ((0, 2), True),
+    ((-1, 0), True),
 ]
 _RED_DOMAIN = {"max": DISTINCT, "min": DISTINCT, "prod": Domain(-1.6, 1.6)}
 
@@ -540,6 +545,8 @@ row("concatenate", "axis=-1,three,tuple", lambda x, y, z: gg.concatenate((x, y, 
     lambda x, y, z: torch.cat([x, y, z], dim=-1), [(2, 2, 1), (2, 2, 3), (2, 2, 2)])
 row("concatenate", "same-input-twice", lambda x: gg.concatenate([x, x * 2.0], axis=0),
     lambda x: torch.cat([x, x * 2.0], dim=0), [(2, 3)])
+row("concatenate", "with-ndarray", lambda x: gg.concatenate([x, _C23], axis=0),
+    lambda x: torch.cat([x, T(_C23)], dim=0), [(1, 3)])
 row("stack", "axis=0-default", lambda x, y: gg.stack([x, y]),
     lambda x, y: torch.stack([x, y]), [(2, 3), (2, 3)])
 row("stack", "axis=1", lambda x, y: gg.stack([x, y], axis=1),
@@ -583,6 +590,7 @@ for _variant, _sx, _sy in [
     ("2d@2d", (3, 4), (4, 2)),
     ("batched-3d", (2, 3, 4), (2, 4, 5)),
     ("batch-broadcast", (2, 1, 3, 4), (3, 4, 2)),
+    ("batch-broadcast-both", (2, 1, 3, 4), (1, 5, 4, 2)),
     ("3d@2d", (2, 3, 4), (4, 5)),
     ("1d@2d", (4,), (4, 3)),
     ("2d@1d", (3, 4), (4,)),

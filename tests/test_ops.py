@@ -106,6 +106,31 @@ def test_gradgradcheck(row: OpRow):
     assert gg.autograd.gradgradcheck(fn, leaves)
 
 
+COMPARISONS = {
+    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+}
+
+
+@pytest.mark.parametrize("op", COMPARISONS)
+def test_comparison_is_a_bool_tensor_outside_the_graph(op: str):
+    """Comparisons are not differentiable: bool Tensors as NumPy, with broadcasting and
+    Python scalars, that do not require grad even when an operand does."""
+    cmp = COMPARISONS[op]
+    a = np.array([[0.5, -1.0, 2.0], [1.0, 1.0, -0.5]])
+    b = np.array([1.0, -1.0, 0.0])
+    x = gg.tensor(a, requires_grad=True)
+    for got, want in [
+        (cmp(x, gg.tensor(b)), cmp(a, b)),
+        (cmp(x, 1.0), cmp(a, 1.0)),
+        (cmp(gg.tensor(b), x), cmp(b, a)),
+    ]:
+        assert isinstance(got, gg.Tensor)
+        assert got.dtype == np.bool_
+        assert not got.requires_grad
+        np.testing.assert_array_equal(got.numpy(), want)
+
+
 # --------------------------------------------------------------------------- registry, names
 def test_every_primitive_documents_its_vjp():
     from glassgrad.primitive import PRIMITIVES

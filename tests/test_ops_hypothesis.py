@@ -1,6 +1,7 @@
 """Property tests: broadcasting of binary ops, and NumPy indexing with its gradient.
 
-(a) random mutually broadcastable shapes for add/sub/mul/div/maximum/where: forward and
+(a) random mutually broadcastable shapes for add/sub/mul/div/pow/maximum/minimum/where:
+    forward and
     every input's gradient vs PyTorch, gradient shapes equal input shapes;
 (b) random index expressions (integer arrays with repeats and negative entries, boolean
     masks, slices with negative steps, mixed): forward and gradient vs NumPy itself
@@ -24,13 +25,16 @@ SETTINGS = settings(max_examples=40, deadline=None)
 # Small integers give exact ties for maximum (0.5 to each side, as PyTorch) and repeats.
 REALS = st.integers(-3, 3).map(float) | st.floats(-3.0, 3.0, allow_nan=False, width=64)
 NONZERO = st.floats(0.25, 3.0, width=64) | st.floats(-3.0, -0.25, width=64)
+POSITIVE = st.floats(0.25, 3.0, width=64)
 
 BINARY = {
     "add": (lambda x, y: x + y, lambda x, y: x + y),
     "sub": (lambda x, y: x - y, lambda x, y: x - y),
     "mul": (lambda x, y: x * y, lambda x, y: x * y),
     "div": (lambda x, y: x / y, lambda x, y: x / y),
+    "pow": (lambda x, y: x**y, lambda x, y: x**y),
     "maximum": (lambda x, y: gg.maximum(x, y), torch.maximum),
+    "minimum": (lambda x, y: gg.minimum(x, y), torch.minimum),
 }
 
 
@@ -67,7 +71,10 @@ def test_binary_broadcasting(name, data):
         hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=3),
         label="shapes",
     ).input_shapes
-    x = data.draw(hnp.arrays(np.float64, shapes[0], elements=REALS), label="x")
+    x = data.draw(
+        hnp.arrays(np.float64, shapes[0], elements=POSITIVE if name == "pow" else REALS),
+        label="x",
+    )
     y = data.draw(
         hnp.arrays(np.float64, shapes[1], elements=NONZERO if name == "div" else REALS),
         label="y",

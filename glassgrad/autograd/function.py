@@ -31,7 +31,7 @@ import weakref
 import numpy as np
 
 from .. import grad_mode
-from ..graph import Node, Protection, protect
+from ..graph import Node, protect
 from ..primitive import Primitive
 from ..tensor import Tensor
 
@@ -230,7 +230,7 @@ class Function:
             t._data for t in ctx._saved
             if isinstance(t, Tensor) and t._node is None and protect(t._data, cls.__name__)
         ]
-        node.protected = Protection(protected) if protected else None
+        node.protected = protected or None
         outs = []
         for r, n in zip(results, out_nodes):
             o = object.__new__(Tensor)
