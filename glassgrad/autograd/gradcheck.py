@@ -71,8 +71,9 @@ def _analytical(fn, inputs, wrt):
     return [o.shape for o in outs], blocks
 
 
-def _numerical(fn, inputs, wrt, eps, n_outs):
+def _numerical(fn, inputs, wrt, eps, out_shapes):
     # Grad mode stays as it is: for gradgradcheck ``fn`` itself takes gradients.
+    n_outs = len(out_shapes)
     blocks = [[None] * len(wrt) for _ in range(n_outs)]
     for k, i in enumerate(wrt):
         x = inputs[i]
@@ -88,7 +89,7 @@ def _numerical(fn, inputs, wrt, eps, n_outs):
             for oi in range(n_outs):
                 cols[oi].append((plus[oi] - minus[oi]) / (2 * eps))
         for oi in range(n_outs):
-            size = len(cols[oi][0]) if cols[oi] else 0
+            size = int(np.prod(out_shapes[oi]))
             blocks[oi][k] = (np.stack(cols[oi], axis=1) if cols[oi]
                              else np.zeros((size, 0)))
     return blocks
@@ -115,12 +116,14 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True) 
     if not wrt:
         raise ValueError("gradcheck: no input has requires_grad=True, nothing to check")
     out_shapes, analytical = _analytical(fn, inputs, wrt)
-    numerical = _numerical(fn, inputs, wrt, eps, len(out_shapes))
+    numerical = _numerical(fn, inputs, wrt, eps, out_shapes)
     worst = None
     for oi in range(len(out_shapes)):
         for k, i in enumerate(wrt):
             a, n = analytical[oi][k], numerical[oi][k]
             excess = np.abs(a - n) - (atol + rtol * np.abs(n))
+            # a NaN on one side only is the worst mismatch there is (NaN > 0 is False)
+            excess[np.isnan(a) != np.isnan(n)] = np.inf
             if excess.size and excess.max() > 0:
                 j, e = np.unravel_index(np.argmax(excess), excess.shape)
                 if worst is None or excess[j, e] > worst[0]:

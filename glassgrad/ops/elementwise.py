@@ -114,24 +114,32 @@ class div:
 class power:
     """out = x ** y;  d out/dx = y * x**(y-1),  d out/dy = x**y * log(x) = out * log(x).
 
-    VJP: gx = g * y * x**(y-1), gy = g * out * log(x) (taken as 0 where x == 0, the
-    limit for y > 0, as PyTorch does).
+    VJP: gx = g * y * x**(y-1) (0 where y == 0, so x**0 has gradient 0 even at x = 0),
+    gy = g * out * log(x) (taken as 0 where x == 0, the limit for y > 0, as PyTorch).
     JVP: t_out = tx * y * x**(y-1) + ty * out * log(x).
     """
 
     forward = np.power
 
     def vjp_x(g, out, x, y):
-        return g * y * x ** (y - 1)
+        return g * y * x ** _lowered(y)
 
     def vjp_y(g, out, x, y):
         return g * _out_log_x(out, x)
 
     def jvp_x(tx, out, x, y):
-        return tx * y * x ** (y - 1)
+        return tx * y * x ** _lowered(y)
 
     def jvp_y(ty, out, x, y):
         return ty * _out_log_x(out, x)
+
+
+def _lowered(y):
+    """y - 1, except 1 where y == 0: there the factor y makes the term 0 anyway, and
+    x**(0 - 1) would be inf at x = 0 (0 * inf = NaN)."""
+    if isinstance(y, (int, float)):
+        return 1 if y == 0 else y - 1
+    return np.where(y == 0, 1, y - 1)
 
 
 def _out_log_x(out, x):
@@ -389,22 +397,37 @@ class minimum:
         return ty * _share(x, y)
 
 
-@primitive(save="x")
+@primitive(save="x lo hi")
 class clip:
-    """out = min(max(x, lo), hi);  d out/dx = 1 where lo <= x <= hi, else 0.
+    """out = min(max(x, lo), hi);  d out/dx = 1 where lo <= x <= hi, else 0;
+    d out/d lo = 1 where x < lo;  d out/d hi = 1 where x > hi.
 
-    Inclusive at the bounds, as ``torch.clamp``. ``lo``/``hi`` are constants (None: open).
-    VJP: gx = g * [lo <= x <= hi].     JVP: t_out = tx * [lo <= x <= hi].
+    Inclusive at the bounds, as ``torch.clamp``. A bound may be None (open), a constant
+    or a Tensor (then it gets a gradient too).
+    VJP: gx = g * [lo <= x <= hi],  g_lo = g * [x < lo],  g_hi = g * [x > hi].
+    JVP: t_out = tx * [lo <= x <= hi] + t_lo * [x < lo] + t_hi * [x > hi].
     """
 
-    def forward(x, lo=None, hi=None):
+    def forward(x, lo, hi):
         return np.clip(x, lo, hi)
 
-    def vjp(g, out, x, lo=None, hi=None):
-        return (np.where(_inside(x, lo, hi), g, 0),)
+    def vjp_x(g, out, x, lo, hi):
+        return np.where(_inside(x, lo, hi), g, 0)
 
-    def jvp(tx, out, x, lo=None, hi=None):
+    def vjp_lo(g, out, x, lo, hi):
+        return np.where(x < lo, g, 0)
+
+    def vjp_hi(g, out, x, lo, hi):
+        return np.where(x > hi, g, 0)
+
+    def jvp_x(tx, out, x, lo, hi):
         return np.where(_inside(x, lo, hi), tx, 0)
+
+    def jvp_lo(tlo, out, x, lo, hi):
+        return np.where(x < lo, tlo, 0)
+
+    def jvp_hi(thi, out, x, lo, hi):
+        return np.where(x > hi, thi, 0)
 
 
 def _inside(x, lo, hi):
@@ -465,10 +488,10 @@ _astype = astype
 
 
 def clip(x, min=None, max=None):  # noqa: A002  (NumPy's argument names)
-    """Limit values to ``[min, max]`` (either may be None); gradient 1 inside, 0 outside."""
+    """Limit values to ``[min, max]`` (either may be None; Tensor bounds get gradients)."""
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
-    return apply(_clip, (x,), (min, max))
+    return apply(_clip, (x, min, max))
 
 
 def where(cond, x, y):

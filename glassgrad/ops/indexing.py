@@ -27,7 +27,9 @@ def _unwrap_one(i):
     if data is not None:
         return data
     if isinstance(i, list):
-        return np.asarray(i)
+        arr = np.asarray(i)
+        # ``x[[]]`` selects nothing: an empty list is an (empty) integer index, not float
+        return arr.astype(np.intp) if arr.size == 0 else arr
     return i
 
 

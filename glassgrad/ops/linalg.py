@@ -73,20 +73,38 @@ class matmul:
         return OpError(f"matmul: batch shapes of {xs} and {ys} cannot be broadcast together")
 
 
-def _parse(subscripts: str, n: int):
-    """Split einsum subscripts into per-operand strings and an explicit output."""
+def _parse(subscripts: str, ndims: list):
+    """Explicit per-operand subscripts and output, with any '...' spelled out in letters.
+
+    '...ij,...jk->...ik' on a 4-d and a 3-d operand becomes 'abij,bjk->abik': the
+    ellipsis dimensions get fresh letters, aligned from the right as broadcasting does.
+    """
     spec = subscripts.replace(" ", "")
-    if "." in spec:
-        raise NotImplementedError("einsum: '...' (ellipsis) subscripts are not supported yet")
-    if "->" in spec:
-        ins, out = spec.split("->")
-    else:
-        ins = spec
-        letters = ins.replace(",", "")
-        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    ins, arrow, out = spec.partition("->")
     parts = ins.split(",")
-    if len(parts) != n:
-        raise OpError(f"einsum: subscripts {subscripts!r} name {len(parts)} operands, got {n}")
+    if len(parts) != len(ndims):
+        raise OpError(
+            f"einsum: subscripts {subscripts!r} name {len(parts)} operands, got {len(ndims)}"
+        )
+    if any(c.isupper() for c in spec):
+        raise NotImplementedError("einsum: use lower-case subscripts")
+    used = set(spec)
+    fresh = [c for c in "abcdefghijklmnopqrstuvwxyz" if c not in used]
+    width = max([nd - len(p.replace("...", "")) for p, nd in zip(parts, ndims) if "..." in p],
+                default=0)
+    if width > len(fresh):
+        raise OpError("einsum: too many dimensions under '...'")
+    ell = "".join(fresh[:width])
+    parts = [
+        p.replace("...", ell[width - (nd - len(p.replace("...", ""))):]) if "..." in p else p
+        for p, nd in zip(parts, ndims)
+    ]
+    if arrow:
+        out = out.replace("...", ell)
+    else:  # implicit output: the ellipsis, then letters used once, in alphabetical order
+        letters = "".join(parts)
+        out = ell + "".join(sorted(c for c in set(letters) if letters.count(c) == 1
+                                   and c not in ell))
     return parts, out
 
 
@@ -154,12 +172,10 @@ def _einsum_grad(g, xs, parts, out_sub, k):
 
 
 def einsum(subscripts: str, *operands):
-    """Einstein summation over the operands, as ``np.einsum`` (no ellipsis yet)."""
-    parts, out_sub = _parse(subscripts, len(operands))
-    if any(c.isupper() for c in "".join(parts) + out_sub):
-        raise NotImplementedError("einsum: use lower-case subscripts")
-    for p, x in zip(parts, operands):
-        shape = np.shape(x._data if hasattr(x, "_data") else x)
-        if len(p) != len(shape):
-            raise OpError(f"einsum: operand with subscripts {p!r} has shape {shape}")
+    """Einstein summation over the operands, as ``np.einsum`` (``...`` included)."""
+    ndims = [np.ndim(x._data if hasattr(x, "_data") else x) for x in operands]
+    parts, out_sub = _parse(subscripts, ndims)
+    for p, nd in zip(parts, ndims):
+        if len(p) != nd:
+            raise OpError(f"einsum: operand with subscripts {p!r} has {nd} dimensions")
     return apply(einsum_, operands, (tuple(parts), out_sub))

@@ -195,6 +195,37 @@ def _prod_others(x, axes):
     return np.transpose(others.reshape(moved.shape), tuple(back))
 
 
+@primitive(save="x out")
+class std_:
+    """out = sqrt(sum((x - mean)**2) / (N - ddof));  d out/dx_i = (x_i - mean) / ((N - ddof) out).
+
+    (d/dx_i of the sum of squares is 2 (x_i - mean): the mean's own dependence on x_i
+    cancels because the deviations sum to zero.) Where out = 0 every x is equal and the
+    gradient is taken as 0, as PyTorch does, instead of 0/0.
+    VJP: gx = g * (x - mean) / ((N - ddof) out), 0 where out = 0.
+    JVP: t_out = sum(tx * (x - mean)) / ((N - ddof) out).
+    """
+
+    def forward(x, axes=None, keepdims=False, shape=None, ddof=0):
+        return np.std(x, axis=axes, ddof=ddof, keepdims=keepdims)
+
+    def vjp(g, out, x, axes=None, keepdims=False, shape=None, ddof=0):
+        return (_keep(g, axes, keepdims, shape) * _std_slope(out, x, axes, keepdims, shape,
+                                                            ddof),)
+
+    def jvp(tx, out, x, axes=None, keepdims=False, shape=None, ddof=0):
+        slope = _std_slope(out, x, axes, keepdims, shape, ddof)
+        return np.sum(tx * slope, axis=axes, keepdims=keepdims)
+
+
+def _std_slope(out, x, axes, keepdims, shape, ddof):
+    """d std / dx: (x - mean) / ((N - ddof) std), with 0 where std is 0."""
+    out_k = _keep(out, axes, keepdims, shape)
+    zero = out_k == 0
+    centered = x - np.mean(x, axis=axes, keepdims=True)
+    return np.where(zero, 0, centered / ((_count(shape, axes) - ddof) * np.where(zero, 1, out_k)))
+
+
 # --- public wrappers -----------------------------------------------------------------------
 
 def _reduce(prim, name, x, axis, keepdims):
@@ -251,10 +282,13 @@ def var(x, axis=None, ddof=0, keepdims=False):
 
 
 def std(x, axis=None, ddof=0, keepdims=False):
-    """Standard deviation: ``sqrt(var(x, axis, ddof))``."""
-    from .elementwise import sqrt
-
-    return sqrt(var(x, axis, ddof, keepdims))
+    """Standard deviation ``sqrt(var(x, axis, ddof))``; gradient 0 where it is 0."""
+    axes = _axes("std", x, axis)
+    shape = np.shape(x._data if hasattr(x, "_data") else x)
+    if _count(shape, axes) - ddof <= 0:
+        raise OpError(f"std: {_count(shape, axes)} elements with ddof={ddof} leave no "
+                      "degrees of freedom")
+    return apply(std_, (x,), (axes, bool(keepdims), shape, ddof))
 
 
 def _check_nonempty(name, x, axis):
