@@ -4,20 +4,27 @@ A primitive is declared as a small class that is only a namespace::
 
     @primitive(save="out")
     class exp:
-        '''out = exp(x);  d out/dx = exp(x) = out.
-        VJP: gx = g * out.    JVP: t_out = tx * out.'''
-        def forward(x):
-            return np.exp(x)
+        """out = exp(x);  d out/dx = exp(x) = out.
+
+        VJP: gx = g * out.    JVP: t_out = tx * out."""
+        forward = np.exp                  # or: def forward(x): return np.exp(x)
+
         def vjp(g, out, x):
             return (g * out,)
+
         def jvp(tx, out, x):
             return tx * out
 
-The calling conventions, for an op with inputs ``x, y`` and parameters ``p...``:
+The calling conventions, for an op with tensor inputs ``x, y`` and non-tensor parameters
+``p...`` (parameters are the forward's arguments that have a default value):
 
-* ``forward(x, y, *p) -> out``                on NumPy arrays;
-* ``vjp(g, out, x, y, *p) -> (gx, gy)``       one cotangent per input (``None`` allowed);
-* ``jvp(tx, ty, out, x, y, *p) -> t_out``      tangents in, output tangent out.
+* ``forward(x, y, *p) -> out``              on NumPy arrays (a ufunc may serve directly);
+* ``vjp(g, out, x, y, *p) -> (gx, gy)``     one cotangent per input (``None`` allowed);
+  or, usually better, one rule per input, ``vjp_x(g, out, x, y, *p) -> gx`` and
+  ``vjp_y(...) -> gy``: the engine calls only those whose input needs a gradient;
+* ``jvp(tx, out, x, *p) -> t_out``           for one input; with several inputs, one
+  rule per input, ``jvp_x(tx, out, x, y, *p)``, whose results forward mode adds up
+  (the JVP is linear in the tangents).
 
 ``out`` and the inputs are only the values named in ``save`` (the rest arrive as
 ``None``): a rule receives exactly what it declared it needs, and nothing else is kept
