@@ -4,9 +4,9 @@ A primitive is declared as a small class that is only a namespace::
 
     @primitive(save="out")
     class exp:
-        """out = exp(x);  d out/dx = exp(x) = out.
+        '''out = exp(x);  d out/dx = exp(x) = out.
 
-        VJP: gx = g * out.    JVP: t_out = tx * out."""
+        VJP: gx = g * out.    JVP: t_out = tx * out.'''
         forward = np.exp                  # or: def forward(x): return np.exp(x)
 
         def vjp(g, out, x):

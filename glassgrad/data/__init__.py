@@ -1,0 +1,1 @@
+"""gg.data (being built)."""

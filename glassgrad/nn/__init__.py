@@ -1,0 +1,1 @@
+"""gg.nn (being built)."""

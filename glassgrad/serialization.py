@@ -1,0 +1,1 @@
+"""gg.save / gg.load (being built)."""
