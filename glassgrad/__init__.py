@@ -11,7 +11,7 @@ operation's forward and backward is short, readable NumPy with its derivation be
 tensor(3.)
 """
 
-from . import autograd, data, nn, optim
+from . import autograd, data, func, nn, optim
 from .creation import (
     arange,
     default_generator,
@@ -81,6 +81,7 @@ from .ops import (
     where,
 )
 from .primitive import OpError
+from .tape import GradientTape
 from .tensor import Tensor, tensor
 
 # NumPy-style aliases
@@ -89,7 +90,7 @@ subtract, multiply, divide, negative, absolute = sub, mul, div, neg, abs
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "tensor", "autograd", "nn", "optim", "data", "OpError",
+    "Tensor", "tensor", "GradientTape", "autograd", "func", "nn", "optim", "data", "OpError",
     "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "eye", "randn", "rand",
     "manual_seed", "default_generator", "set_default_dtype", "get_default_dtype",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",

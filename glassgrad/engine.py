@@ -20,7 +20,7 @@ from heapq import heapify, heappop, heappush
 
 import numpy as np
 
-from . import anomaly, grad_mode
+from . import anomaly, forward, grad_mode
 from .broadcast import sum_to
 from .graph import FREED, Node
 from .tensor import Tensor
@@ -86,6 +86,8 @@ def _saved_for_graph(node: Node):
             else:
                 wired.append(p)  # the leaf itself
         ins = wired
+    if node.extra is not None and node.extra.duals is not None:
+        out, ins = forward.saved_duals(node, out, ins)
     return out, ins
 
 

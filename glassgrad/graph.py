@@ -29,14 +29,16 @@ FREED = _Freed()
 
 
 class _Extra:
-    """Per-node extras most nodes never need: tensor hooks, retain_grad, anomaly trace."""
+    """Per-node extras most nodes never need: tensor hooks, retain_grad, anomaly trace,
+    forward-mode tangents."""
 
-    __slots__ = ("hooks", "retained", "trace")
+    __slots__ = ("hooks", "retained", "trace", "duals")
 
     def __init__(self) -> None:
         self.hooks = None
         self.retained = None
         self.trace = None
+        self.duals = None  # forward-mode tangents of the saved values (forward.py)
 
 
 class Node:

@@ -166,6 +166,10 @@ def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
     the op's non-tensor arguments, passed to the forward and to the rules unchanged.
     This is the hot path of the whole library: keep it lean.
     """
+    if forward.level:
+        result = forward.apply_dual(prim, inputs, params, apply)
+        if result is not None:
+            return result
     requires = False
     datas = []
     for x in inputs:
@@ -249,5 +253,5 @@ def _protect_saved(opname, ins, out):
 
 _new = object.__new__
 
-from . import anomaly  # noqa: E402  (anomaly imports nothing from here)
+from . import anomaly, forward  # noqa: E402  (neither imports from here at import time)
 from .tensor import Tensor  # noqa: E402  (tensor imports primitive lazily)

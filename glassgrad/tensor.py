@@ -75,7 +75,11 @@ class Tensor:
     tensor([2., 4., 6.])
     """
 
-    __slots__ = ("_data", "_node", "requires_grad", "_grad", "_hooks", "__weakref__")
+    # _primal/_tangent/_level are set only on forward-mode dual tensors (see forward.py)
+    __slots__ = (
+        "_data", "_node", "requires_grad", "_grad", "_hooks", "_primal", "_tangent", "_level",
+        "__weakref__",
+    )
     # NumPy must hand mixed ndarray/Tensor expressions to us, not loop over us.
     __array_priority__ = 1000
 

@@ -30,7 +30,7 @@ import weakref
 
 import numpy as np
 
-from .. import grad_mode
+from .. import forward, grad_mode
 from ..graph import Node, protect
 from ..primitive import Primitive
 from ..tensor import Tensor
@@ -190,7 +190,43 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        """Run ``forward`` and record one node whose backward is ``cls.backward``."""
+        """Run ``forward`` and record one node whose backward is ``cls.backward``.
+
+        In forward mode (inside ``gg.func.jvp`` / ``jacfwd``) the output tangents come from
+        the Function's ``jvp(ctx, *tangents)`` staticmethod, which must then exist.
+        """
+        lvl = forward.level and max((forward.level_of(a) for a in args), default=0)
+        if lvl:
+            return cls._apply_dual(args, lvl)
+        return cls._apply(args)[1]
+
+    @classmethod
+    def _apply_dual(cls, args, lvl):
+        jvp = getattr(cls, "jvp", None)
+        if jvp is None:
+            raise NotImplementedError(
+                f"forward mode through the custom Function {cls.__name__}: it defines no "
+                f"jvp. Add `@staticmethod def jvp(ctx, *tangents)` returning the output "
+                "tangent(s), d out = sum_i (d out / d x_i) * tangent_i"
+            )
+        primals = [a._primal if forward.level_of(a) == lvl else a for a in args]
+        tangents = []
+        for a, p in zip(args, primals):
+            if forward.level_of(a) == lvl:
+                tangents.append(a._tangent)
+            elif isinstance(p, Tensor):
+                tangents.append(Tensor._wrap(np.zeros(p.shape, dtype=p.dtype)))
+            else:
+                tangents.append(None)
+        ctx, outs = cls._apply(primals)
+        t_outs = jvp(ctx, *tangents)
+        if isinstance(outs, tuple):
+            t_outs = t_outs if isinstance(t_outs, (tuple, list)) else (t_outs,)
+            return tuple(forward.make_dual(o, t, lvl) for o, t in zip(outs, t_outs))
+        return forward.make_dual(outs, t_outs, lvl)
+
+    @classmethod
+    def _apply(cls, args):
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         ctx = FunctionCtx(needs)
         prev = grad_mode.enabled
@@ -203,7 +239,7 @@ class Function:
         results = [r if isinstance(r, Tensor) else Tensor._wrap(np.asarray(r))
                    for r in (result if multi else (result,))]
         if not (prev and any(needs)):
-            return tuple(results) if multi else results[0]
+            return ctx, (tuple(results) if multi else results[0])
 
         positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
         parents = [
@@ -236,4 +272,4 @@ class Function:
             o = object.__new__(Tensor)
             o._data, o._node, o.requires_grad = r._data, n, True
             outs.append(o)
-        return tuple(outs) if multi else outs[0]
+        return ctx, (tuple(outs) if multi else outs[0])

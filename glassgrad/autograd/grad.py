@@ -15,6 +15,16 @@ def _as_tuple(x):
     return (x,) if isinstance(x, Tensor) else tuple(x)
 
 
+def _graph_key(t: Tensor):
+    """What the graph knows ``t`` by: its node, or for a leaf the leaf tensor itself (for
+    a forward-mode dual, the leaf underneath it)."""
+    if t._node is not None:
+        return t._node
+    while getattr(t, "_level", 0):
+        t = t._primal
+    return t
+
+
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          allow_unused=False):
     """Compute d(outputs)/d(inputs) without touching any ``.grad``.
@@ -63,7 +73,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             )
         roots.append(out)
         seeds.append(_seed(out, go, create_graph))
-    keys = [t._node if t._node is not None else t for t in inputs]
+    keys = [_graph_key(t) for t in inputs]
     capture = dict.fromkeys(keys)
     if roots:
         run_backward(roots, seeds, retain_graph, create_graph, capture)

@@ -1,0 +1,165 @@
+"""Forward-mode automatic differentiation: tangents carried alongside values.
+
+Inside a forward level (opened by ``gg.func.jvp`` and friends) a *dual* tensor carries a
+primal value and a tangent, the directional derivative of that value. Every primitive
+applied to a dual computes its output as usual and, in the same pass, its output
+tangent from its JVP rule: t_out = sum over inputs of (d out / d x_i) t_i. No graph is
+recorded for this and nothing is run backwards.
+
+Levels nest (``jacfwd(jacfwd(f))``, ``jvp`` inside ``jvp``): a dual of level L has a
+primal and a tangent that may themselves be duals of a lower level, and the JVP rules
+run on Tensors, so the lower levels differentiate the rule computations themselves.
+A dual also behaves as its primal for reverse mode (same array, same graph node), which
+is what forward-over-reverse (``hessian``) needs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .graph import Node
+
+__all__ = ["level", "enter", "exit", "make_dual", "unpack", "apply_dual"]
+
+level = 0  # the innermost open forward level; 0: forward mode is off (checked in apply)
+
+
+def enter() -> int:
+    global level
+    level += 1
+    return level
+
+
+def exit(lvl: int) -> None:  # noqa: A001  (pairs with enter)
+    global level
+    level = lvl - 1
+
+
+def level_of(x) -> int:
+    return getattr(x, "_level", 0) if isinstance(x, Tensor) else 0
+
+
+def make_dual(primal, tangent, lvl: int):
+    """A dual tensor of level ``lvl``: ``primal`` carrying ``tangent`` (same shape/dtype)."""
+    if not isinstance(primal, Tensor):
+        primal = Tensor._wrap(np.asarray(primal))
+    if tangent is None:
+        return primal
+    if not isinstance(tangent, Tensor):
+        tangent = Tensor._wrap(np.asarray(tangent))
+    if tangent.shape != primal.shape:
+        raise ValueError(
+            f"jvp: a tangent has shape {tangent.shape} but its primal has shape "
+            f"{primal.shape}; each tangent must match its primal's shape"
+        )
+    if primal.dtype.kind != "f":
+        raise TypeError(f"jvp: primal of dtype {primal.dtype} cannot carry a tangent")
+    if tangent.dtype != primal.dtype:
+        raise TypeError(
+            f"jvp: a tangent has dtype {tangent.dtype} but its primal has dtype "
+            f"{primal.dtype}; convert it with .astype({primal.dtype})"
+        )
+    return _dual(primal, tangent, lvl)
+
+
+def _dual(primal: Tensor, tangent, lvl: int) -> Tensor:
+    t = object.__new__(Tensor)
+    t._data = primal._data
+    t._node = primal._node
+    t.requires_grad = primal.requires_grad
+    t._primal = primal
+    t._tangent = tangent
+    t._level = lvl
+    return t
+
+
+def unpack(x, lvl: int):
+    """(primal, tangent) of ``x`` at level ``lvl``; the tangent is zeros if it has none."""
+    if level_of(x) == lvl:
+        return x._primal, x._tangent
+    zeros = Tensor._wrap(np.zeros(x.shape, dtype=x.dtype))
+    return x, zeros
+
+
+def apply_dual(prim, inputs, params, apply):
+    """Apply ``prim`` to inputs of which some are duals: value and tangent together."""
+    lvl = max(level_of(x) for x in inputs)
+    if lvl == 0:
+        return None  # no duals among the inputs: the caller applies normally
+    primals = [x._primal if level_of(x) == lvl else x for x in inputs]
+    tangents = [x._tangent if level_of(x) == lvl else None for x in inputs]
+    out = apply(prim, primals, params)
+    if prim.jvp is None:
+        raise NotImplementedError(
+            f"forward mode: {prim.name} has no JVP rule, so tangents cannot be pushed "
+            "through it" + (
+                f" (custom Function {prim.name}: define a staticmethod "
+                "jvp(ctx, *tangents))" if prim.on_release is not None else "")
+        )
+    # On the plain first level with nothing to record, rules run on raw arrays (fast);
+    # otherwise on Tensors, so lower levels / reverse mode see the rule computation.
+    raw = lvl == 1 and not out.requires_grad and all(
+        level_of(t) == 0 and not getattr(t, "requires_grad", False) for t in tangents)
+    if raw:
+        vals = [x._data if isinstance(x, Tensor) else x for x in primals]
+        outv = out._data
+        tans = [None if t is None else t._data for t in tangents]
+    else:
+        vals, outv, tans = primals, out, tangents
+    if prim.variadic:
+        filled = [t if t is not None else np.zeros(np.shape(v), dtype=np.result_type(v))
+                  for t, v in zip(tans, vals)]
+        t_out = prim.jvp(filled, outv, vals, *params)
+    elif isinstance(prim.jvp, tuple):
+        t_out = None
+        for rule, t in zip(prim.jvp, tans):
+            if t is None:
+                continue
+            if rule is None:
+                raise NotImplementedError(f"forward mode: {prim.name} has no JVP rule for "
+                                          "one of its inputs")
+            term = rule(t, outv, *vals, *params)
+            t_out = term if t_out is None else t_out + term
+    else:
+        t_out = prim.jvp(*tans, outv, *vals, *params)
+    if t_out is None:
+        return out
+    if raw:
+        t_out = np.asarray(t_out)
+        if t_out.shape != out.shape:
+            t_out = np.broadcast_to(t_out, out.shape).copy()
+        if t_out.dtype != out.dtype:
+            t_out = t_out.astype(out.dtype)
+        t_out = Tensor._wrap(t_out)
+    else:
+        if not isinstance(t_out, Tensor):
+            t_out = Tensor._wrap(np.asarray(t_out))
+        if t_out.shape != out.shape:
+            t_out = t_out.broadcast_to(out.shape)
+        if t_out.dtype != out.dtype:
+            t_out = t_out.astype(out.dtype)
+    node = out._node
+    if node is not None and not raw:
+        # Forward-over-reverse: the backward rules of this node must see the tangents of
+        # what it saved. (This links the node and the tangent's graph in a cycle; it
+        # only happens while both modes are active, and the cycle collector frees it.)
+        node._extra().duals = (inputs, t_out, lvl)
+    return _dual(out, t_out, lvl)
+
+
+def saved_duals(node: Node, out, ins):
+    """The saved values of ``node`` as duals, where forward mode recorded tangents."""
+    extra = node.extra
+    duals = None if extra is None else extra.duals
+    if duals is None:
+        return out, ins
+    inputs, t_out, lvl = duals
+    if out is not None:
+        out = _dual(out, t_out, lvl)
+    if ins is not None:
+        ins = [d if d is None or not isinstance(x, Tensor) or level_of(x) != lvl else x
+               for d, x in zip(ins, inputs)]
+    return out, ins
+
+
+from .tensor import Tensor  # noqa: E402

@@ -1,0 +1,298 @@
+"""The transforms themselves; see the package docstring for the big picture."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from .. import forward, grad_mode
+from ..autograd.grad import grad as autograd_grad
+from ..ops import reshape, stack
+from ..tensor import Tensor
+
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian"]
+
+
+# --- pytrees: a Tensor, or (nested) tuples/lists of them ---------------------------------------
+
+def _flatten(tree):
+    """Leaves (Tensors) of a nested tuple/list, and a function rebuilding the structure."""
+    if isinstance(tree, (tuple, list)):
+        parts = [_flatten(t) for t in tree]
+        leaves = [leaf for p in parts for leaf in p[0]]
+        sizes = [len(p[0]) for p in parts]
+        kind = type(tree)
+
+        def rebuild(flat):
+            out, i = [], 0
+            for (_, sub), n in zip(parts, sizes):
+                out.append(sub(flat[i:i + n]))
+                i += n
+            return kind(out)
+
+        return leaves, rebuild
+    if not isinstance(tree, Tensor):
+        tree = Tensor._wrap(np.asarray(tree))
+    return [tree], lambda flat: flat[0]
+
+
+def _as_tensor(x):
+    return x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x))
+
+
+def _argnums(argnums, n):
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+    for a in nums:
+        if not -n <= a < n:
+            raise ValueError(f"argnums {a} is out of range for a function called with {n} "
+                             "positional arguments")
+    return single, tuple(a % n for a in nums)
+
+
+# --- reverse mode ------------------------------------------------------------------------------
+
+def _nested(primals) -> bool:
+    """Whether an enclosing transform will differentiate through this one.
+
+    Then the inputs are used as they are (so the enclosing graph stays connected) and the
+    backward pass is recorded (``create_graph``); otherwise fresh leaves and a plain,
+    fast backward.
+    """
+    return forward.level > 0 or any(
+        isinstance(p, Tensor) and p.requires_grad for p in primals)
+
+
+def _fresh_leaf(x: Tensor) -> Tensor:
+    """A new reverse-mode leaf with x's values (a dual keeps its tangent around it)."""
+    if forward.level_of(x):
+        return forward._dual(_fresh_leaf(x._primal), x._tangent, x._level)
+    leaf = Tensor._wrap(x._data)
+    if leaf.dtype.kind != "f":
+        raise TypeError(f"cannot differentiate with respect to a {leaf.dtype} input")
+    leaf.requires_grad = True
+    return leaf
+
+
+def vjp(f, *primals):
+    """``(f(*primals), vjp_fn)``: ``vjp_fn(v)`` gives one cotangent per primal, v^T J.
+
+    ``v`` has the structure of ``f``'s output. Reverse mode: the cost of ``vjp_fn`` is one
+    backward pass, whatever the number of inputs.
+
+    >>> out, vjp_fn = gg.func.vjp(gg.sin, gg.tensor([0.0, 1.0]))
+    >>> vjp_fn(gg.ones(2))   # (cos(x),)
+    """
+    primals = tuple(_as_tensor(p) for p in primals)
+    nested = _nested(primals)
+    xs = tuple(p if nested and p.requires_grad else _fresh_leaf(p) for p in primals)
+    with grad_mode.enable_grad():
+        out = f(*xs)
+    flat_out, rebuild = _flatten(out)
+
+    def vjp_fn(*cotangents):
+        ct = cotangents[0] if len(cotangents) == 1 else cotangents
+        flat_ct, _ = _flatten(ct)
+        if len(flat_ct) != len(flat_out):
+            raise ValueError(f"vjp_fn: got {len(flat_ct)} cotangents for {len(flat_out)} "
+                             "outputs")
+        roots, seeds = [], []
+        for o, v in zip(flat_out, flat_ct):
+            if v.shape != o.shape:
+                raise ValueError(f"vjp_fn: a cotangent has shape {v.shape} but its output "
+                                 f"has shape {o.shape}")
+            if o.requires_grad:
+                roots.append(o)
+                seeds.append(v)
+        if not roots:
+            return tuple(_zeros_like(x) for x in xs)
+        with grad_mode.enable_grad():
+            grads = autograd_grad(roots, xs, grad_outputs=seeds, retain_graph=True,
+                                  create_graph=nested, allow_unused=True)
+        return tuple(_zeros_like(x) if g is None else g for g, x in zip(grads, xs))
+
+    if not nested:
+        out = rebuild([Tensor._wrap(o._data) for o in flat_out])
+    return out, vjp_fn
+
+
+def _zeros_like(x):
+    return Tensor._wrap(np.zeros(x.shape, dtype=x.dtype))
+
+
+def value_and_grad(f, argnums=0):
+    """Transform a scalar function into one returning ``(f(*args), df/d args[argnums])``."""
+
+    @functools.wraps(f)
+    def wrapper(*args):
+        single, nums = _argnums(argnums, len(args))
+        args = [_as_tensor(a) for a in args]
+
+        def partial(*chosen):
+            full = list(args)
+            for a, c in zip(nums, chosen):
+                full[a] = c
+            return f(*full)
+
+        out, vjp_fn = vjp(partial, *[args[a] for a in nums])
+        if not isinstance(out, Tensor) or out.size != 1:
+            shape = out.shape if isinstance(out, Tensor) else type(out).__name__
+            raise ValueError(
+                f"grad: {getattr(f, '__name__', 'f')} must return a single-element Tensor, "
+                f"got {shape}; for vector outputs use vjp, jacrev or jacfwd"
+            )
+        grads = vjp_fn(Tensor._wrap(np.ones(out.shape, dtype=out.dtype)))
+        return out, (grads[0] if single else grads)
+
+    return wrapper
+
+
+def grad(f, argnums=0):
+    """Transform a scalar function into its gradient function (reverse mode).
+
+    >>> df = gg.func.grad(lambda x: (x ** 3).sum())
+    >>> df(gg.tensor([1.0, 2.0]))       # 3 x^2
+    tensor([ 3., 12.])
+    >>> gg.func.grad(gg.func.grad(lambda x: (x ** 3).sum()))  # fine for scalars: 6 x
+    """
+    vg = value_and_grad(f, argnums)
+
+    @functools.wraps(f)
+    def wrapper(*args):
+        return vg(*args)[1]
+
+    return wrapper
+
+
+# --- forward mode ------------------------------------------------------------------------------
+
+def jvp(f, primals, tangents):
+    """``(f(*primals), J @ tangents)`` by true forward mode: one pass, no graph.
+
+    ``primals`` and ``tangents`` are tuples of the same length; each tangent has its
+    primal's shape and dtype. Works inside ``gg.no_grad()``.
+
+    >>> out, t = gg.func.jvp(gg.sin, (gg.tensor([0.0]),), (gg.tensor([1.0]),))  # cos(0)
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp: primals and tangents must be tuples (one entry per argument)")
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    lvl = forward.enter()
+    try:
+        duals = [forward.make_dual(_as_tensor(p), t, lvl) for p, t in zip(primals, tangents)]
+        out = f(*duals)
+        flat, rebuild = _flatten(out)
+        pairs = [forward.unpack(o, lvl) for o in flat]
+    finally:
+        forward.exit(lvl)
+    return rebuild([p for p, _ in pairs]), rebuild([t for _, t in pairs])
+
+
+# --- Jacobians -----------------------------------------------------------------------------------
+
+def _basis(shape, dtype):
+    """The unit vectors e_j of a tensor of this shape, one per element."""
+    size = int(np.prod(shape))
+    eye = np.eye(size, dtype=dtype)
+    return [Tensor._wrap(eye[j].reshape(shape)) for j in range(size)]
+
+
+def jacrev(f, argnums=0):
+    """Jacobian by reverse mode: one backward pass per *output* element (m passes).
+
+    The result for an output of shape ``O`` and an input of shape ``I`` has shape
+    ``O + I``. With several outputs or ``argnums`` a tuple, results nest as torch.func's.
+    """
+
+    @functools.wraps(f)
+    def wrapper(*args):
+        single, nums = _argnums(argnums, len(args))
+        args = [_as_tensor(a) for a in args]
+
+        def partial(*chosen):
+            full = list(args)
+            for a, c in zip(nums, chosen):
+                full[a] = c
+            return f(*full)
+
+        chosen = [args[a] for a in nums]
+        out, vjp_fn = vjp(partial, *chosen)
+        flat_out, rebuild = _flatten(out)
+        per_output = []
+        for oi, o in enumerate(flat_out):
+            rows = [[] for _ in nums]
+            for e in _basis(o.shape, o.dtype):
+                ct = [e if k == oi else _zeros_like(q) for k, q in enumerate(flat_out)]
+                for r, g in zip(rows, vjp_fn(rebuild(ct))):
+                    r.append(g)
+            jac = tuple(_assemble(r, o.shape, x.shape, x.dtype) for r, x in zip(rows, chosen))
+            per_output.append(jac[0] if single else jac)
+        return rebuild(per_output)
+
+    return wrapper
+
+
+def jacfwd(f, argnums=0):
+    """Jacobian by forward mode: one forward pass per *input* element (n passes).
+
+    Same result layout as :func:`jacrev` (output shape + input shape).
+    """
+
+    @functools.wraps(f)
+    def wrapper(*args):
+        single, nums = _argnums(argnums, len(args))
+        args = [_as_tensor(a) for a in args]
+        columns = []  # per argnum: list (over input elements) of flat output tangents
+        out = None
+        for a in nums:
+            cols = []
+            for e in _basis(args[a].shape, args[a].dtype):
+                tangents = [e if k == a else None for k in range(len(args))]
+                out, t = _jvp_partial(f, args, tangents)
+                cols.append(_flatten(t)[0])
+            columns.append(cols)
+        flat_out, rebuild = _flatten(out)
+        per_output = []
+        for oi, o in enumerate(flat_out):
+            jac = tuple(
+                _assemble_cols([c[oi] for c in cols], o.shape, args[a].shape, o.dtype)
+                for a, cols in zip(nums, columns)
+            )
+            per_output.append(jac[0] if single else jac)
+        return rebuild(per_output)
+
+    return wrapper
+
+
+def _jvp_partial(f, args, tangents):
+    """jvp with tangents on some arguments only (None: that argument is held fixed)."""
+    lvl = forward.enter()
+    try:
+        duals = [forward.make_dual(x, t, lvl) for x, t in zip(args, tangents)]
+        out = f(*duals)
+        flat, rebuild = _flatten(out)
+        pairs = [forward.unpack(o, lvl) for o in flat]
+    finally:
+        forward.exit(lvl)
+    return rebuild([p for p, _ in pairs]), rebuild([t for _, t in pairs])
+
+
+def _assemble(rows, out_shape, in_shape, dtype):
+    """Stack per-output-element gradient rows into a (out_shape + in_shape) Jacobian."""
+    if not rows:
+        return Tensor._wrap(np.zeros(out_shape + in_shape, dtype=dtype))
+    return reshape(stack(rows, axis=0), out_shape + in_shape)
+
+
+def _assemble_cols(cols, out_shape, in_shape, dtype):
+    """Stack per-input-element output tangents into a (out_shape + in_shape) Jacobian."""
+    if not cols:
+        return Tensor._wrap(np.zeros(out_shape + in_shape, dtype=dtype))
+    return reshape(stack(cols, axis=-1), out_shape + in_shape)
+
+
+def hessian(f, argnums=0):
+    """Hessian of a scalar function, forward-over-reverse: ``jacfwd(jacrev(f))``."""
+    return jacfwd(jacrev(f, argnums), argnums)

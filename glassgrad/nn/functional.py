@@ -1,0 +1,1 @@
+"""Functional interface (being built)."""
