@@ -321,10 +321,10 @@ class relu:
         return np.maximum(x, 0)
 
     def vjp(g, out, x):
-        return (np.where(out > 0, g, 0),)
+        return (g * (out > 0),)  # a multiply by the mask: several times faster than where
 
     def jvp(tx, out, x):
-        return np.where(out > 0, tx, 0)
+        return tx * (out > 0)
 
 
 @primitive()
