@@ -220,6 +220,10 @@ class Function:
                 tangents.append(None)
         ctx, outs = cls._apply(primals)
         t_outs = jvp(ctx, *tangents)
+        # For forward-over-reverse, backward must see the inputs it saved with their
+        # tangents: swap each saved primal for the dual it came from.
+        duals = {id(p): a for a, p in zip(args, primals) if a is not p}
+        ctx._saved = tuple(duals.get(id(t), t) for t in ctx._saved)
         if isinstance(outs, tuple):
             t_outs = t_outs if isinstance(t_outs, (tuple, list)) else (t_outs,)
             return tuple(forward.make_dual(o, t, lvl) for o, t in zip(outs, t_outs))

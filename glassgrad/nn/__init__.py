@@ -1,1 +1,28 @@
-"""gg.nn (being built)."""
+"""``gg.nn``: layers, activations and losses with PyTorch's names, shapes and state dicts.
+
+>>> import glassgrad as gg
+>>> net = gg.nn.Sequential(gg.nn.Linear(2, 8), gg.nn.Tanh(), gg.nn.Linear(8, 1))
+>>> [k for k in net.state_dict()]
+['0.weight', '0.bias', '2.weight', '2.bias']
+
+``gg.nn.functional`` (usually ``F``) holds the stateless forms, ``gg.nn.init`` the
+initialisers and ``gg.nn.utils`` gradient clipping.
+"""
+
+from . import functional, init, utils
+from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from .conv import Conv2d
+from .linear import Dropout, Embedding, Flatten, Identity, Linear, Residual
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .module import Module, ModuleList, Parameter, Sequential
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .pooling import AvgPool2d, MaxPool2d
+
+__all__ = [
+    "functional", "init", "utils",
+    "Module", "Parameter", "Sequential", "ModuleList",
+    "Linear", "Identity", "Flatten", "Residual", "Dropout", "Embedding",
+    "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
+    "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "Softplus", "ELU",
+    "MSELoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
+]

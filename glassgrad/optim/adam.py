@@ -51,8 +51,8 @@ class Adam(Optimizer):
     >>> opt = gg.optim.Adam([w], lr=0.1)
     >>> (w * w).sum().backward()
     >>> opt.step()           # the first Adam step moves each entry by about lr
-    >>> w
-    tensor([ 0.9, -1.9], requires_grad=True)
+    >>> print(w.data.round(4))
+    [ 0.9 -1.9]
     """
 
     def __init__(
@@ -131,8 +131,8 @@ class AdamW(Adam):
     >>> opt = gg.optim.AdamW([w], lr=0.1, weight_decay=0.5)
     >>> (w * w).sum().backward()
     >>> opt.step()           # p * (1 - 0.05), then the Adam step of about lr
-    >>> w
-    tensor([ 0.85, -1.8 ], requires_grad=True)
+    >>> print(w.data.round(4))
+    [ 0.85 -1.8 ]
     """
 
     def __init__(

@@ -57,8 +57,8 @@ class RMSprop(Optimizer):
     >>> opt = gg.optim.RMSprop([w], lr=0.01)
     >>> (w * w).sum().backward()
     >>> opt.step()           # first step: g / sqrt(0.01 g**2) = 10 sign(g)
-    >>> w
-    tensor([ 0.9, -1.9], requires_grad=True)
+    >>> print(w.data.round(4))
+    [ 0.9 -1.9]
     """
 
     def __init__(
