@@ -7,12 +7,15 @@
    engine's gradients are compared with the hand-derived formulas
    (dz2 = a2 - y, dW2 = a1.T @ dz2 / m, ...), and with central differences.
 3. A picture of the loss curve and the learned decision surface (with matplotlib).
+4. Forward vs reverse mode: the Jacobian of f: R^n -> R^m by ``jacfwd`` (n forward
+   passes) and by ``jacrev`` (m backward passes), timed on both sides of the crossover.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import time
 
 import numpy as np
 
@@ -140,6 +143,75 @@ def plot(params, losses, path: str) -> None:
     print(f"3. pictures: {path}")
 
 
+def crossover_function(n: int, m: int, hidden: int = 32, seed: int = 0):
+    """f: R^n -> R^m, f(x) = W2 tanh(W1 x): a small network with n inputs, m outputs."""
+    rng = np.random.default_rng(seed)
+    W1 = gg.tensor(rng.standard_normal((hidden, n)) / np.sqrt(n))
+    W2 = gg.tensor(rng.standard_normal((m, hidden)) / np.sqrt(hidden))
+
+    def f(x):
+        return W2 @ gg.tanh(W1 @ x)
+
+    return f
+
+
+def time_jacobians(n: int, m: int, repeats: int = 3):
+    """Best-of-``repeats`` seconds for jacfwd and jacrev of f: R^n -> R^m (and a check)."""
+    f = crossover_function(n, m)
+    x = gg.tensor(np.random.default_rng(1).standard_normal(n))
+    best = {}
+    for name, transform in (("jacfwd", gg.func.jacfwd), ("jacrev", gg.func.jacrev)):
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            jac = transform(f)(x)
+            times.append(time.perf_counter() - start)
+        best[name] = (min(times), jac.numpy())
+    assert np.allclose(best["jacfwd"][1], best["jacrev"][1], rtol=1e-9, atol=1e-12)
+    return best["jacfwd"][0], best["jacrev"][0]
+
+
+CROSSOVER_SIZES = [(2, 64), (8, 64), (64, 64), (64, 8), (64, 2), (256, 4), (4, 256)]
+
+
+def crossover(sizes=CROSSOVER_SIZES, repeats: int = 3):
+    """Print (and return) the jacfwd/jacrev timing table for f: R^n -> R^m."""
+    print("4. Forward vs reverse mode: the Jacobian of f: R^n -> R^m, f(x) = W2 tanh(W1 x)")
+    print("   jacfwd needs n forward passes, jacrev m backward passes:")
+    print(f"   {'n':>5} {'m':>5} {'jacfwd ms':>10} {'jacrev ms':>10}  faster")
+    rows = []
+    for n, m in sizes:
+        t_fwd, t_rev = time_jacobians(n, m, repeats)
+        rows.append((n, m, t_fwd, t_rev))
+        winner = "forward" if t_fwd < t_rev else "reverse"
+        print(f"   {n:5d} {m:5d} {t_fwd * 1e3:10.2f} {t_rev * 1e3:10.2f}  {winner}")
+    print("   one scalar loss and many parameters (m = 1, n huge) is why deep learning uses "
+          "reverse mode.\n")
+    return rows
+
+
+def plot_crossover(path: str, sweep=(1, 2, 4, 8, 16, 32, 64, 128), fixed: int = 16) -> None:
+    """Plot jacfwd and jacrev time as n grows (m fixed) and as m grows (n fixed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for ax, vary in zip(axes, ("n", "m")):
+        pairs = [(k, fixed) if vary == "n" else (fixed, k) for k in sweep]
+        times = np.array([time_jacobians(n, m, repeats=2) for n, m in pairs]) * 1e3
+        ax.loglog(sweep, times[:, 0], "o-", label="jacfwd (n forward passes)")
+        ax.loglog(sweep, times[:, 1], "s-", label="jacrev (m backward passes)")
+        other = "m" if vary == "n" else "n"
+        ax.set(xlabel=f"{vary} ({other} = {fixed})", title=f"cost as {vary} grows")
+        ax.legend()
+    axes[0].set_ylabel("time for the full Jacobian (ms)")
+    fig.suptitle("Jacobian of f: R^n -> R^m by forward and by reverse mode")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -154,6 +226,19 @@ def main(argv=None) -> None:
     if not args.no_plot:
         os.makedirs(args.out, exist_ok=True)
         plot(params, losses, os.path.join(args.out, "xor.png"))
+    crossover()
+    if not args.no_plot and _have_matplotlib():
+        path = os.path.join(args.out, "forward-vs-reverse.png")
+        plot_crossover(path)
+        print(f"   picture: {path}")
+
+
+def _have_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 if __name__ == "__main__":

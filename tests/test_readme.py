@@ -36,3 +36,14 @@ def test_update_after_backward_example():
     exec(compile(code, "README-update", "exec"), {"gg": gg, "w": w, "lr": 0.1, "loss": loss})
     assert before is w
     np.testing.assert_allclose(w.numpy(), [1.0 - 0.4, 2.0 - 0.8], rtol=1e-6)
+
+
+def test_func_and_tape_examples_run_and_agree():
+    code = next(b for b in _blocks() if "gg.func.grad(f)(x)" in b)
+    env: dict = {"gg": gg, "np": np}
+    exec(compile(code, "README-func", "exec"), env)
+    code = next(b for b in _blocks() if "GradientTape()" in b)
+    env = {"gg": gg, "np": np}
+    exec(compile(code, "README-tape", "exec"), env)
+    np.testing.assert_allclose(env["dw"].numpy(), env["w"].grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(env["db"].numpy(), env["b"].grad.numpy(), rtol=1e-6)
