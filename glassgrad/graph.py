@@ -12,7 +12,7 @@ import itertools
 
 import numpy as np
 
-__all__ = ["Node", "protect", "release", "FREED"]
+__all__ = ["Node", "protect", "release", "saved_by", "guarded", "FREED"]
 
 
 _next_seq = itertools.count().__next__
@@ -126,30 +126,51 @@ class Node:
         return tuple(p for p in self.parents)
 
 
-# --- protection of saved leaf arrays --------------------------------------------------
-# Arrays of leaf tensors (parameters, inputs) that a live graph saved are made read-only
-# until that graph is released, so ``w.data -= ...`` or an in-place op between forward
-# and backward fails loudly instead of silently corrupting the gradient. One array may be
-# saved by several live graphs: ``_protected`` counts them (keyed by id; the array is
-# alive while counted because the graph holds it) and remembers the first op's name.
+# --- protection of saved arrays -----------------------------------------------------------
+# An array that a live graph saved for backward must not change before that backward, or
+# the gradient is silently wrong. Every saved array is registered here (keyed by id: the
+# array is alive while registered because the graph holds it) with a count of the live
+# nodes that saved it and the first one's op name, for error messages.
+#
+# Two tiers, for speed. Arrays of *leaf* tensors (parameters, data) and the arrays that
+# saved views look into are also made read-only with NumPy's flag, because the user may
+# hold raw references to them from before the forward pass. Arrays made by recorded ops
+# are only reachable through their Tensors, so it is enough that every way a Tensor
+# hands out its array (``.data``, ``numpy()``, ``np.asarray``, in-place ops, also on
+# ``detach()``-ed aliases) consults the registry: see :func:`guarded`.
 _protected: dict[int, list] = {}
 
 
-def protect(arr: np.ndarray, opname: str) -> bool:
-    """Mark ``arr`` read-only on behalf of a graph; False if it cannot be (not ours)."""
-    entry = _protected.get(id(arr))
-    if entry is not None:
-        entry[0] += 1
-        return True
-    if not arr.flags.writeable:
-        return False  # already read-only for a reason of its own (a broadcast view)
-    arr.setflags(write=False)
-    _protected[id(arr)] = [1, opname, arr]
-    return True
+def protect(arr: np.ndarray, opname: str, flag: bool, arrays: list) -> None:
+    """Register ``arr`` (and the array it is a view of) as saved by a live node.
+
+    ``flag`` also makes it read-only with NumPy's flag (leaf arrays; viewed arrays always).
+    Each registered array is appended to ``arrays``, which the node keeps for
+    :func:`release`. An array read-only for a reason of its own (a broadcast view) is
+    skipped: nothing can write into it anyway.
+    """
+    registry = _protected
+    while True:
+        entry = registry.get(id(arr))
+        if entry is not None:
+            entry[0] += 1
+            if flag and not entry[3]:
+                arr.setflags(write=False)
+                entry[3] = True
+            arrays.append(arr)
+        elif arr.flags.writeable:
+            if flag:
+                arr.setflags(write=False)
+            registry[id(arr)] = [1, opname, arr, flag]
+            arrays.append(arr)
+        arr = arr.base
+        if type(arr) is not np.ndarray:
+            return
+        flag = True  # the viewed array may be a leaf's: the user can hold it
 
 
 def release(arrays) -> None:
-    """Undo :func:`protect` for each array (writable again once no graph holds it)."""
+    """Undo :func:`protect` for each array (writable again once no live node holds it)."""
     get = _protected.get
     for arr in arrays:
         key = id(arr)
@@ -160,13 +181,25 @@ def release(arrays) -> None:
             entry[0] -= 1
             continue
         del _protected[key]
-        try:
-            arr.setflags(write=True)
-        except ValueError:  # a view whose base is still protected elsewhere
-            pass
+        if entry[3]:
+            try:
+                arr.setflags(write=True)
+            except ValueError:  # a view whose base is still protected elsewhere
+                pass
 
 
 def saved_by(arr: np.ndarray) -> str | None:
-    """Name of an op whose live graph saved ``arr`` (None if it is not protected)."""
+    """Name of an op whose live graph saved ``arr`` or the array it views (else None)."""
     entry = _protected.get(id(arr))
+    if entry is None and type(arr.base) is np.ndarray:
+        entry = _protected.get(id(arr.base))
     return None if entry is None else entry[1]
+
+
+def guarded(arr: np.ndarray) -> np.ndarray:
+    """``arr`` as a Tensor may hand it out: a read-only view while a live graph needs it."""
+    if arr.flags.writeable and saved_by(arr) is not None:
+        view = arr.view()
+        view.setflags(write=False)
+        return view
+    return arr

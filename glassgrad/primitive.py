@@ -44,8 +44,7 @@ import inspect
 import numpy as np
 
 from . import grad_mode
-from .graph import Node
-from .graph import _protected as _registry
+from .graph import Node, protect
 
 __all__ = ["primitive", "Primitive", "PRIMITIVES", "apply", "OpError"]
 
@@ -170,20 +169,33 @@ def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
         result = forward.apply_dual(prim, inputs, params, apply)
         if result is not None:
             return result
+    # One pass over the inputs: arrays for the forward, and each input's place in the
+    # graph (its node, the leaf itself, or None when it needs no gradient).
     requires = False
     datas = []
+    parents = []
     for x in inputs:
         if type(x) is Tensor or isinstance(x, Tensor):
             datas.append(x._data)
-            if x.requires_grad:
+            node = x._node
+            if node is not None:
+                parents.append(node)
                 requires = True
+            elif x.requires_grad:
+                parents.append(x)
+                requires = True
+            else:
+                parents.append(None)
         else:
             datas.append(x)
+            parents.append(None)
     try:
         if prim.variadic:
             out = prim.forward(datas, *params)
-        else:
+        elif params:
             out = prim.forward(*datas, *params)
+        else:
+            out = prim.forward(*datas)
     except (ValueError, TypeError, IndexError) as err:
         raise prim.explain(err, datas if not prim.variadic else (datas,), params) from None
     if type(out) is not _ndarray:
@@ -197,13 +209,6 @@ def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
             anomaly.check_forward(prim, out)
         return t
 
-    parents = []
-    for x in inputs:
-        if type(x) is Tensor or isinstance(x, Tensor):
-            node = x._node
-            parents.append(node if node is not None else (x if x.requires_grad else None))
-        else:
-            parents.append(None)
     if prim.save_all:
         ins = datas
     elif prim.save_mask is not None:
@@ -213,7 +218,7 @@ def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
     saved_out = out if prim.save_out else None
     node = Node(prim, parents, saved_out, ins, params, out.shape, out.dtype)
     if ins is not None or saved_out is not None:
-        node.protected = _protect_saved(prim.name, ins, saved_out)
+        node.protected = _protect_saved(prim.name, ins, saved_out, parents)
     t._node = node
     t.requires_grad = True
     if anomaly.enabled:
@@ -222,32 +227,22 @@ def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
     return t
 
 
-def _protect_saved(opname, ins, out):
-    """Make every array this node saved read-only until the node is released.
+def _protect_saved(opname, ins, out, parents):
+    """Register every array this node saved as needed until the node is released.
 
     Writing into a saved array between forward and backward (through ``.data``, a
-    ``detach()``-ed alias, or an in-place op) would silently corrupt the gradient; with
-    the array read-only it fails at the write instead, and our own in-place ops name
-    the op that saved it. A saved view also protects the array it views. (This is
-    :func:`glassgrad.graph.protect`, inlined: it runs for nearly every recorded op.)
+    ``detach()``-ed alias, or an in-place op) would silently corrupt the gradient; it
+    fails at the write instead, and our in-place ops name the op that saved it. Leaf
+    arrays and the arrays that saved views look into are also made read-only with
+    NumPy's flag (see :mod:`glassgrad.graph`).
     """
     arrays = []
-    registry = _registry
-    for d in (out,) if ins is None else (*ins, out):
-        if type(d) is not _ndarray:
-            continue
-        while True:  # the array, then the array it is a view of (if any)
-            entry = registry.get(id(d))
-            if entry is not None:
-                entry[0] += 1
-                arrays.append(d)
-            elif d.flags.writeable:
-                d.setflags(write=False)
-                registry[id(d)] = [1, opname, d]
-                arrays.append(d)
-            d = d.base
-            if type(d) is not _ndarray:
-                break
+    if out is not None:
+        protect(out, opname, False, arrays)
+    if ins is not None:
+        for d, p in zip(ins, parents):
+            if type(d) is _ndarray:
+                protect(d, opname, type(p) is not Node, arrays)
     return arrays or None
 
 

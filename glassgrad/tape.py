@@ -75,7 +75,8 @@ class GradientTape:
         single = isinstance(sources, Tensor)
         srcs = [sources] if single else list(sources)
         for i, s in enumerate(srcs):
-            if not isinstance(s, Tensor) or not (s.requires_grad or any(s is w for w in self._watched)):
+            watched = any(s is w for w in self._watched)
+            if not isinstance(s, Tensor) or not (s.requires_grad or watched):
                 raise ValueError(
                     f"GradientTape.gradient: source {i} is not watched; call tape.watch(x) "
                     "inside the block or create it with requires_grad=True"

@@ -15,7 +15,7 @@ import weakref
 import numpy as np
 
 from . import dtypes, grad_mode
-from .graph import saved_by
+from .graph import guarded, saved_by
 
 __all__ = ["Tensor", "tensor", "as_array"]
 
@@ -101,7 +101,7 @@ class Tensor:
         ``backward()`` (or once the graph is dropped) it is writable again, so
         ``w.data -= lr * w.grad.data`` works as usual.
         """
-        return self._data
+        return guarded(self._data)
 
     @data.setter
     def data(self, value) -> None:
@@ -112,10 +112,10 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The values as an ``np.ndarray`` (shared, not copied; see ``data``)."""
-        return self._data
+        return guarded(self._data)
 
     def __array__(self, dtype=None, copy=None):
-        arr = self._data
+        arr = guarded(self._data)
         if dtype is not None and arr.dtype != dtype:
             return arr.astype(dtype)
         return arr.copy() if copy else arr
@@ -309,12 +309,10 @@ class Tensor:
         return self
 
     def _writable_or_raise(self, opname: str) -> None:
-        if self._data.flags.writeable:
-            return
         arr = self._data
         op = saved_by(arr)
-        if op is None and type(arr.base) is np.ndarray:
-            op = saved_by(arr.base)
+        if op is None and arr.flags.writeable:
+            return
         if op is not None:
             raise RuntimeError(
                 f"in-place {opname} on a tensor of shape {self.shape} that the graph saved "

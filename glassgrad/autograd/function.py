@@ -266,10 +266,10 @@ class Function:
             _Output(index[id(t)]) if id(t) in index else t for t in ctx._saved
         )
         ctx._outputs = tuple((r._data, weakref.ref(n)) for r, n in zip(results, out_nodes))
-        protected = [
-            t._data for t in ctx._saved
-            if isinstance(t, Tensor) and t._node is None and protect(t._data, cls.__name__)
-        ]
+        protected = []
+        for t in ctx._saved:
+            if isinstance(t, Tensor):
+                protect(t._data, cls.__name__, t._node is None, protected)
         node.protected = protected or None
         outs = []
         for r, n in zip(results, out_nodes):
