@@ -165,16 +165,24 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
             out, ins = n.out, n.ins
         if ins is None:
             ins = prim.nones if not prim.variadic else (None,) * len(parents)
+        params = n.params
         if prim.per_input:
             gxs = []
             for rule, p in zip(prim.vjp, parents):
-                gxs.append(None if p is None else rule(g, out, *ins, *n.params))
+                if p is None:
+                    gxs.append(None)
+                elif params:
+                    gxs.append(rule(g, out, *ins, *params))
+                else:
+                    gxs.append(rule(g, out, *ins))
         elif prim.variadic:
-            gxs = prim.vjp(g, out, ins, *n.params)
+            gxs = prim.vjp(g, out, ins, *params)
         elif prim.vjp is None:
             raise RuntimeError(f"{prim.name} is not differentiable")
+        elif params:
+            gxs = prim.vjp(g, out, *ins, *params)
         else:
-            gxs = prim.vjp(g, out, *ins, *n.params)
+            gxs = prim.vjp(g, out, *ins)
         if not retain_graph:
             if n.ins is not None or n.out is not None:
                 n.out = None
