@@ -76,7 +76,7 @@ class _Encoder:
                 [self.key(k, where), self.encode(v, f"{where}[{k!r}]")]
                 for k, v in obj.items()]}
         if isinstance(obj, (list, tuple)):
-            return {"t": type(obj).__name__ if type(obj) in (list, tuple) else "list",
+            return {"t": "tuple" if isinstance(obj, tuple) else "list",
                     "items": [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)]}
         hint = ""
         if hasattr(obj, "state_dict"):
@@ -117,7 +117,7 @@ def save(obj, path) -> None:
     True
     """
     enc = _Encoder()
-    root = enc.encode(obj, "the top level")
+    root = enc.encode(obj, "obj")
     meta = json.dumps({"format": _FORMAT, "version": _VERSION, "root": root},
                       allow_nan=False)
     entries = dict(enc.arrays)

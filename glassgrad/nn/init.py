@@ -87,8 +87,7 @@ def _fan(tensor, mode: str) -> int:
 def _fill(tensor, values, name: str):
     """Write ``values`` into ``tensor``'s array in place (a Tensor or an ndarray)."""
     if isinstance(tensor, Tensor):
-        if not tensor._data.flags.writeable:
-            tensor._writable_or_raise(f"init.{name}")
+        tensor._writable_or_raise(f"init.{name}")
         arr = tensor._data
     elif isinstance(tensor, np.ndarray):
         arr = tensor

@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import dtypes, grad_mode
 from ..autograd.function import Function
+from ..graph import saved_by
 from ..tensor import Tensor, _check_grad_dtype, _to_array
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "RemovableHandle"]
@@ -64,7 +65,6 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
-
 class RemovableHandle:
     """Returned by the ``register_*_hook`` methods; ``remove()`` unregisters the hook.
 
@@ -85,6 +85,11 @@ class RemovableHandle:
 
     def __exit__(self, *exc) -> None:
         self.remove()
+
+
+def _writable(arr: np.ndarray) -> bool:
+    """True if ``arr`` may be written in place: no live graph saved it for backward."""
+    return arr.flags.writeable and saved_by(arr) is None
 
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -152,7 +157,7 @@ class Module:
             d.get("_parameters"), d.get("_modules"), d.get("_buffers"))
         if isinstance(value, Parameter):
             self._registry("_parameters")
-            self._forget(name)
+            self._forget(name, "_parameters")
             params[name] = value
         elif params is not None and name in params:
             if value is not None:
@@ -164,7 +169,7 @@ class Module:
             params[name] = None
         elif isinstance(value, Module):
             self._registry("_modules")
-            self._forget(name)
+            self._forget(name, "_modules")
             modules[name] = value
         elif modules is not None and name in modules:
             if value is not None:
@@ -178,12 +183,17 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def _forget(self, name: str) -> None:
-        """Drop ``name`` from every registry (it is about to be registered anew)."""
+    def _forget(self, name: str, keep: str) -> None:
+        """Drop ``name`` from every registry but ``keep``, where it is about to be set.
+
+        (Re-assigning within the same registry keeps the name's position, so
+        ``seq[0] = layer`` keeps the state dict's order, as in PyTorch.)
+        """
         d = self.__dict__
         d.pop(name, None)
         for key in ("_parameters", "_modules", "_buffers"):
-            d[key].pop(name, None)
+            if key != keep:
+                d[key].pop(name, None)
         d["_non_persistent"].discard(name)
 
     @staticmethod
@@ -229,7 +239,7 @@ class Module:
                 f"cannot assign {type(param).__name__} as parameter {name!r} "
                 "(gg.nn.Parameter or None expected)"
             )
-        self._forget(name)
+        self._forget(name, "_parameters")
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
@@ -243,7 +253,7 @@ class Module:
         if hasattr(self, name) and name not in self._buffers:
             raise KeyError(f"attribute {name!r} already exists")
         value = self._as_buffer(name, tensor)
-        self._forget(name)
+        self._forget(name, "_buffers")
         self._buffers[name] = value
         if not persistent:
             self._non_persistent.add(name)
@@ -256,7 +266,7 @@ class Module:
         self._registry("_modules")
         if hasattr(self, name) and name not in self._modules:
             raise KeyError(f"attribute {name!r} already exists")
-        self._forget(name)
+        self._forget(name, "_modules")
         self._modules[name] = module
 
     register_module = add_module
@@ -378,7 +388,7 @@ class Module:
             g = p.grad
             if g is None:
                 continue
-            if g._node is None and not g.requires_grad and g._data.flags.writeable:
+            if g._node is None and not g.requires_grad and _writable(g._data):
                 g._data[...] = 0
             else:  # a graph holds this gradient: give the parameter a fresh one
                 p.grad = Tensor._wrap(np.zeros_like(p._data))
@@ -475,8 +485,7 @@ class Module:
                 + "\n\t".join(errors)
             )
         for key, target, arr in pending:
-            if not target._data.flags.writeable:
-                target._writable_or_raise(f"load_state_dict ({key})")
+            target._writable_or_raise(f"load_state_dict ({key})")
             # In place (and cast to the target's dtype, as torch's copy_): whoever holds
             # the Parameter object sees the new values.
             np.copyto(target._data, arr, casting="unsafe")
@@ -498,11 +507,13 @@ class Module:
     def register_full_backward_hook(self, hook) -> RemovableHandle:
         """``hook(module, grad_input, grad_output)`` runs when the module's input grads are known.
 
-        ``grad_input`` has one entry per positional argument of the call (``None`` for
-        non-tensors and inputs that need no gradient), ``grad_output`` one per output
-        tensor. The hook may return a tuple replacing ``grad_input``. As in PyTorch, the
-        module's inputs and outputs pass through identity Functions that catch the
-        gradients, so the hook sees the gradient w.r.t. the module as a whole.
+        ``grad_input`` has one entry per positional argument of the call: ``None`` for
+        non-tensors, zeros for tensors that need no gradient, and all ``None`` when no
+        input needs one (the hook then runs once ``grad_output`` is known), as in PyTorch.
+        ``grad_output`` has one entry per output tensor. The hook may return a tuple
+        replacing ``grad_input``. As in PyTorch, the module's inputs and outputs pass
+        through identity Functions that catch the gradients, so the hook sees the
+        gradient w.r.t. the module as a whole.
         """
         handle = RemovableHandle(self._backward_hooks)
         self._backward_hooks[handle.id] = hook
@@ -510,7 +521,14 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         d = self.__dict__
-        if not (d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_hooks"]):
+        try:
+            hooked = d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_hooks"]
+        except KeyError:
+            raise AttributeError(
+                f"{type(self).__name__} was called before Module.__init__() ran: call "
+                "super().__init__() at the start of its __init__"
+            ) from None
+        if not hooked:
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
 
@@ -556,13 +574,16 @@ class Module:
 class _BackwardHookState:
     """One call of a module with backward hooks: where its input and output grads meet."""
 
-    __slots__ = ("module", "n_args", "positions", "grad_output")
+    __slots__ = ("module", "n_args", "positions", "constants", "grad_output")
 
     def __init__(self, module: Module, args: tuple) -> None:
         self.module = module
         self.n_args = len(args)
         self.positions = [i for i, a in enumerate(args)
                           if isinstance(a, Tensor) and a.requires_grad]
+        # tensor inputs that need no gradient get zeros in grad_input (as PyTorch)
+        self.constants = [(i, a.shape, a.dtype) for i, a in enumerate(args)
+                          if isinstance(a, Tensor) and not a.requires_grad]
         self.grad_output = None
 
     def wrap_inputs(self, args: tuple) -> tuple:
@@ -593,6 +614,8 @@ class _BackwardHookState:
         if grads is not None:
             for i, g in zip(self.positions, grads):
                 grad_input[i] = g
+            for i, shape, dtype in self.constants:
+                grad_input[i] = Tensor._wrap(np.zeros(shape, dtype))
         grad_input = tuple(grad_input)
         for hook in list(self.module._backward_hooks.values()):
             result = hook(self.module, grad_input, self.grad_output)

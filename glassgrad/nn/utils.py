@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from ..tensor import Tensor
+from .module import _writable
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 
@@ -26,10 +27,11 @@ def _grads(parameters) -> list:
 def _scale_grad(p, factor) -> None:
     """Multiply ``p.grad`` by ``factor`` in place (a fresh array if the old one is locked)."""
     g = p.grad
-    if g._data.flags.writeable and g._node is None:
-        np.multiply(g._data, factor, out=g._data, casting="unsafe")
-    else:
-        p.grad = Tensor._wrap((g._data * factor).astype(g._data.dtype))
+    with np.errstate(invalid="ignore"):  # inf * 0 after an infinite norm: NaN, as torch
+        if g._node is None and _writable(g._data):
+            np.multiply(g._data, factor, out=g._data, casting="unsafe")
+        else:
+            p.grad = Tensor._wrap((g._data * factor).astype(g._data.dtype))
 
 
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
@@ -98,7 +100,7 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
     clip_value = float(clip_value)
     for p in _grads(parameters):
         g = p.grad
-        if g._data.flags.writeable and g._node is None:
+        if g._node is None and _writable(g._data):
             np.clip(g._data, -clip_value, clip_value, out=g._data)
         else:
             p.grad = Tensor._wrap(np.clip(g._data, -clip_value, clip_value))
