@@ -179,15 +179,7 @@ def jvp(f, primals, tangents):
         raise TypeError("jvp: primals and tangents must be tuples (one entry per argument)")
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
-    lvl = forward.enter()
-    try:
-        duals = [forward.make_dual(_as_tensor(p), t, lvl) for p, t in zip(primals, tangents)]
-        out = f(*duals)
-        flat, rebuild = _flatten(out)
-        pairs = [forward.unpack(o, lvl) for o in flat]
-    finally:
-        forward.exit(lvl)
-    return rebuild([p for p, _ in pairs]), rebuild([t for _, t in pairs])
+    return _jvp_partial(f, [_as_tensor(p) for p in primals], list(tangents))
 
 
 # --- Jacobians -----------------------------------------------------------------------------------
