@@ -99,6 +99,7 @@ def assert_state_dicts_match(gsd, tsd):
         assert list(gstate) == list(tstate), f"state[{idx}] keys"
         for key in tstate:
             assert isinstance(gstate[key], gg.Tensor)
+            assert to_numpy(gstate[key]).dtype == to_numpy(tstate[key]).dtype, key
             np.testing.assert_allclose(to_numpy(gstate[key]), to_numpy(tstate[key]),
                                        rtol=RTOL, atol=ATOL, err_msg=f"state[{idx}][{key}]")
     assert len(gsd["param_groups"]) == len(tsd["param_groups"])
@@ -229,3 +230,248 @@ def test_state_dict_save_load_continues_identically(name, kwargs):
     for idx, state in frozen.items():
         for key, value in state.items():
             np.testing.assert_array_equal(to_numpy(sd["state"][idx][key]), value)
+
+
+def test_load_a_state_dict_saved_by_torch():
+    """PyTorch's layout exactly: a torch state dict (as arrays) resumes a gg optimizer."""
+    gp, tp = make_params()
+    topt = torch.optim.Adam(two_groups(tp), lr=0.02, amsgrad=True, foreach=False)
+    for _ in range(3):
+        topt.zero_grad()
+        torch_loss(tp).backward()
+        topt.step()
+    tsd = topt.state_dict()
+    as_arrays = {
+        "state": {i: {k: to_numpy(v) for k, v in s.items()} for i, s in tsd["state"].items()},
+        "param_groups": copy.deepcopy(tsd["param_groups"]),
+    }
+    gp = [gg.tensor(t.detach().numpy().copy(), requires_grad=True) for t in tp]
+    gopt = gg.optim.Adam(two_groups(gp))
+    gopt.load_state_dict(as_arrays)
+    assert gopt.param_groups[0]["amsgrad"] is True and gopt.param_groups[0]["lr"] == 0.03
+    train(gopt, topt, gp, tp, steps=5, drop_b_at=-1)
+    assert_params_close(gp, tp)
+
+
+def test_load_state_dict_after_a_file_round_trip():
+    """Keys as strings and hyper-parameters as arrays (what an .npz hands back) load too."""
+    gp, tp = make_params()
+    gopt, topt = make_opts("Adam", {"lr": 0.02, "betas": (0.8, 0.9)}, gp, tp)
+    train(gopt, topt, gp, tp, steps=3)
+    sd = gopt.state_dict()
+    flat = {
+        "state": {str(i): {k: np.asarray(v.data) for k, v in s.items()}
+                  for i, s in sd["state"].items()},
+        "param_groups": [{k: np.asarray(v) for k, v in g.items()} for g in sd["param_groups"]],
+    }
+    gp2 = [gg.tensor(p.data.copy(), requires_grad=True) for p in gp]
+    gopt2 = gg.optim.Adam(gp2)
+    gopt2.load_state_dict(flat)
+    group = gopt2.param_groups[0]
+    assert group["betas"] == (0.8, 0.9) and type(group["lr"]) is float
+    assert group["amsgrad"] is False and group["params"][0] is gp2[0]
+    train(gopt2, topt, gp2, tp, steps=4)
+    assert_params_close(gp2, tp)
+
+
+def test_load_state_dict_refusals_name_the_problem():
+    gp, _ = make_params()
+    opt = gg.optim.SGD(gp, lr=0.1, momentum=0.9)
+    gg_loss(gp).backward()
+    opt.step()
+    sd = opt.state_dict()
+    with pytest.raises(KeyError, match="missing keys \\['state'\\]"):
+        opt.load_state_dict({"param_groups": sd["param_groups"]})
+    with pytest.raises(KeyError, match="unexpected keys \\['extra'\\]"):
+        opt.load_state_dict({**sd, "extra": 1})
+    two = gg.optim.SGD(two_groups(gp), lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match="1 parameter groups, this optimizer has 2"):
+        two.load_state_dict(sd)
+    short = gg.optim.SGD(gp[:2], lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match="param_groups\\[0\\] has 3 parameters .* 2 in this"):
+        short.load_state_dict(sd)
+    bad = copy.deepcopy(sd)
+    bad["state"][1]["momentum_buffer"] = gg.zeros(5, dtype=np.float64)
+    with pytest.raises(ValueError, match="state\\[1\\]\\['momentum_buffer'\\] has shape \\(5,\\)"):
+        opt.load_state_dict(bad)
+    stray = copy.deepcopy(sd)
+    stray["state"][7] = {"momentum_buffer": np.zeros(2)}
+    with pytest.raises(KeyError, match="parameter 7"):
+        opt.load_state_dict(stray)
+    nesterov = copy.deepcopy(sd)
+    nesterov["param_groups"][0].update(nesterov=True, dampening=0.5)
+    with pytest.raises(ValueError, match="Nesterov"):
+        opt.load_state_dict(nesterov)
+
+
+def test_load_state_dict_copies_and_casts():
+    """Loading copies the buffers (no aliasing with the dict) in the parameter's dtype."""
+    gp, _ = make_params()
+    opt = gg.optim.SGD(gp, lr=0.1, momentum=0.9)
+    gg_loss(gp).backward()
+    opt.step()
+    sd = opt.state_dict()
+    sd["state"][0]["momentum_buffer"] = np.ones((3, 4), dtype=np.float32)
+    opt.load_state_dict(sd)
+    buf = opt.state[gp[0]]["momentum_buffer"]
+    assert buf.dtype == np.float64
+    sd["state"][0]["momentum_buffer"][...] = 5
+    np.testing.assert_array_equal(buf.data, 1.0)
+
+
+@pytest.mark.parametrize("set_to_none", [True, False])
+def test_zero_grad_semantics_match_torch(set_to_none):
+    """None grads skip the step; zeroed grads still step (momentum keeps moving them)."""
+    gp, tp = make_params()
+    gopt, topt = make_opts("SGD", {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1}, gp, tp)
+    train(gopt, topt, gp, tp, steps=2, drop_b_at=-1)
+    grad_array = gp[0].grad.data
+    gopt.zero_grad(set_to_none=set_to_none)
+    topt.zero_grad(set_to_none=set_to_none)
+    if set_to_none:
+        assert all(p.grad is None for p in gp)
+    else:
+        assert gp[0].grad.data is grad_array  # zeroed in place
+        np.testing.assert_array_equal(gp[0].grad.data, 0.0)
+        assert gp[2].grad is None  # never had one: stays None
+    before = [p.data.copy() for p in gp]
+    gopt.step()
+    topt.step()
+    moved = not np.array_equal(before[0], gp[0].data)
+    assert moved == (not set_to_none)
+    assert_params_close(gp, tp)
+
+
+def test_zero_grad_keeps_working_after_create_graph():
+    w = gg.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    opt = gg.optim.SGD([w], lr=0.1)
+    (w**3).sum().backward(create_graph=True)
+    assert w.grad.requires_grad
+    opt.zero_grad(set_to_none=False)
+    np.testing.assert_array_equal(w.grad.data, 0.0)
+    assert not w.grad.requires_grad
+
+
+def test_step_with_closure_returns_the_loss():
+    gp, tp = make_params()
+    gopt, topt = make_opts("SGD", {"lr": 0.1, "momentum": 0.5}, gp, tp)
+
+    def gg_closure():
+        gopt.zero_grad()
+        loss = gg_loss(gp)
+        loss.backward()
+        return loss
+
+    def torch_closure():
+        topt.zero_grad()
+        loss = torch_loss(tp)
+        loss.backward()
+        return loss
+
+    for _ in range(5):
+        gl, tl = gopt.step(gg_closure), topt.step(torch_closure)
+        np.testing.assert_allclose(gl.item(), tl.item(), rtol=1e-10)
+    assert_params_close(gp, tp, rtol=1e-10, atol=1e-12)
+    with gg.no_grad():  # the closure records a graph even when called under no_grad
+        assert gopt.step(gg_closure) is not None
+
+
+def test_float32_parameters_stay_float32():
+    init = [a.astype(np.float32) for a in INIT]
+    gp, tp = make_params(init)
+    gopt, topt = make_opts("Adam", {"lr": 0.02, "amsgrad": True}, gp, tp)
+    for _ in range(10):
+        gopt.zero_grad()
+        topt.zero_grad()
+        gg_loss(gp).backward()
+        copy_grads(gp, tp)
+        gopt.step()
+        topt.step()
+    assert all(p.dtype == np.float32 for p in gp)
+    state = gopt.state[gp[0]]
+    assert state["exp_avg"].dtype == np.float32 and state["step"].dtype == np.float32
+    assert state["step"].item() == topt.state[tp[0]]["step"].item() == 10
+    assert_params_close(gp, tp, rtol=1e-5, atol=1e-6)
+
+
+def test_step_while_a_graph_still_holds_the_parameter_explains():
+    w = gg.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    opt = gg.optim.Adam([w])
+    loss = (w * w).sum()
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match=r"Adam.step: .*\['params'\]\[0\] .*backward of mul"):
+        opt.step()
+    loss.backward()  # releases the graph: now the step works
+    opt.step()
+    assert not np.array_equal(w.data, [1.0, 2.0])
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda p: gg.optim.SGD(p[0], lr=0.1), "wrap it in a list"),
+    (lambda p: gg.optim.SGD([], lr=0.1), "empty parameter list"),
+    (lambda p: gg.optim.SGD(set(p), lr=0.1), "not a set"),
+    (lambda p: gg.optim.SGD([p[0], 3.0], lr=0.1), "params\\[1\\] is float"),
+    (lambda p: gg.optim.SGD([p[0] * 2], lr=0.1), "not a leaf"),
+    (lambda p: gg.optim.SGD([p[0], p[0]], lr=0.1), "appears twice"),
+    (lambda p: gg.optim.SGD([{"params": [p[0]]}, {"params": [p[0]]}], lr=0.1),
+     "more than one parameter group"),
+    (lambda p: gg.optim.SGD(p, lr=-1.0), "invalid lr"),
+    (lambda p: gg.optim.SGD(p, lr="0.1"), "invalid lr '0.1' \\(must be a number >= 0\\)"),
+    (lambda p: gg.optim.SGD(p, lr=0.1, nesterov=True), "Nesterov"),
+    (lambda p: gg.optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "Nesterov"),
+    (lambda p: gg.optim.Adam(p, betas=(1.0, 0.999)), "betas\\[0\\]"),
+    (lambda p: gg.optim.Adam([{"params": p, "betas": (0.9, -0.1)}]), "betas\\[1\\]"),
+    (lambda p: gg.optim.AdamW(p, eps=-1e-8), "invalid eps"),
+    (lambda p: gg.optim.RMSprop(p, alpha=-0.5), "invalid alpha"),
+])
+def test_constructor_refusals(make, match):
+    gp, _ = make_params()
+    with pytest.raises((TypeError, ValueError), match=match):
+        make(gp)
+
+
+def test_torch_refuses_the_same_configurations():
+    """The refusals above are PyTorch's too (where PyTorch checks them)."""
+    _, tp = make_params()
+    for make in (lambda: torch.optim.SGD([], lr=0.1),
+                 lambda: torch.optim.SGD(tp, lr=0.1, nesterov=True),
+                 lambda: torch.optim.Adam(tp, betas=(1.0, 0.999)),
+                 lambda: torch.optim.SGD([{"params": [tp[0]]}, {"params": [tp[0]]}])):
+        with pytest.raises(ValueError):
+            make()
+
+
+def test_a_user_written_optimizer_needs_only_its_rule():
+    """Subclassing: defaults (with a required one) and ``_update``; the rest is inherited."""
+
+    class SignSGD(gg.optim.Optimizer):
+        """p <- p - lr * sign(g)"""
+
+        def __init__(self, params, lr=optimizer.required):
+            super().__init__(params, {"lr": lr})
+
+        def _update(self, p, g, state, group):
+            p -= group["lr"] * np.sign(g)
+
+    gp, _ = make_params()
+    with pytest.raises(ValueError, match="required hyper-parameter 'lr'"):
+        SignSGD(gp)
+    opt = SignSGD([{"params": gp[:1], "lr": 0.5}, {"params": gp[1:], "lr": 0.1}])
+    gg_loss(gp).backward()
+    grads = [p.grad.data.copy() for p in gp[:2]]
+    opt.step()
+    np.testing.assert_allclose(gp[0].data, INIT[0] - 0.5 * np.sign(grads[0]))
+    np.testing.assert_allclose(gp[1].data, INIT[1] - 0.1 * np.sign(grads[1]))
+    assert "Parameter Group 1" in repr(opt) and "lr: 0.1" in repr(opt)
+
+
+def test_repr_lists_the_groups():
+    gp, _ = make_params()
+    text = repr(gg.optim.Adam(gp, lr=0.02))
+    assert text.startswith("Adam (") and "betas: (0.9, 0.999)" in text and "lr: 0.02" in text
+
+
+@pytest.mark.parametrize("module", [optimizer, sgd, adam, rmsprop, lr_scheduler])
+def test_docstring_examples_run(module):
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

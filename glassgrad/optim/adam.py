@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_nonnegative
 
 __all__ = ["Adam", "AdamW"]
 
@@ -79,9 +79,7 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group, where):
-        for key in ("lr", "eps", "weight_decay"):
-            if not group[key] >= 0:
-                raise ValueError(f"{where}: invalid {key} {group[key]!r} (must be >= 0)")
+        check_nonnegative(group, ("lr", "eps", "weight_decay"), where)
         betas = group["betas"]
         if len(betas) != 2:
             raise ValueError(f"{where}: betas must be a pair (beta1, beta2), got {betas!r}")

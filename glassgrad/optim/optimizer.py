@@ -18,12 +18,14 @@ backward, outside the graph.
 from __future__ import annotations
 
 import copy
+import numbers
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from ..dtypes import get_default_dtype
 from ..grad_mode import enable_grad, no_grad
 from ..graph import saved_by
 from ..tensor import Tensor
@@ -52,6 +54,14 @@ def _clone(value):
     if isinstance(value, (list, tuple)):
         return type(value)(_clone(v) for v in value)
     return copy.deepcopy(value)
+
+
+def check_nonnegative(group: dict[str, Any], keys, where: str) -> None:
+    """Raise ValueError unless each ``group[key]`` is a real number >= 0."""
+    for key in keys:
+        value = group[key]
+        if not isinstance(value, numbers.Real) or not value >= 0:
+            raise ValueError(f"{where}: invalid {key} {value!r} (must be a number >= 0)")
 
 
 def _plain(value):
@@ -252,8 +262,6 @@ class Optimizer:
         if arr.flags.writeable:
             return
         op = saved_by(arr)
-        if op is None and isinstance(arr.base, np.ndarray):
-            op = saved_by(arr.base)
         why = f"a live graph saved it for the backward of {op}" if op else "its array is read-only"
         raise RuntimeError(
             f"{type(self).__name__}.step: cannot update param_groups[{gi}]['params'][{pi}] "
@@ -272,8 +280,9 @@ class Optimizer:
     def _count_step(state: dict, like: np.ndarray) -> int:
         """Increment ``state["step"]`` (a 0-d float Tensor, as PyTorch) and return it."""
         if "step" not in state:
-            # PyTorch keeps the count as a float32 scalar (float64 if that is the default)
-            dtype = np.float64 if like.dtype == np.float64 else np.float32
+            # PyTorch keeps the count as a float32 scalar (float64 if that is the default
+            # dtype); exact up to 2**24 steps
+            dtype = np.float64 if get_default_dtype() == np.float64 else np.float32
             state["step"] = Tensor(np.zeros((), dtype=dtype))
         step = state["step"].data
         step += 1

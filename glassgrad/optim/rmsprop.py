@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_nonnegative
 
 __all__ = ["RMSprop"]
 
@@ -85,9 +85,7 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group, where):
-        for key in ("lr", "eps", "momentum", "weight_decay", "alpha"):
-            if not group[key] >= 0:
-                raise ValueError(f"{where}: invalid {key} {group[key]!r} (must be >= 0)")
+        check_nonnegative(group, ("lr", "eps", "momentum", "weight_decay", "alpha"), where)
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         """One RMSprop step for parameter array ``p`` with gradient ``g`` (see the class)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_nonnegative
 
 __all__ = ["SGD"]
 
@@ -79,9 +79,7 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group, where):
-        for key in ("lr", "momentum", "weight_decay"):
-            if not group[key] >= 0:
-                raise ValueError(f"{where}: invalid {key} {group[key]!r} (must be >= 0)")
+        check_nonnegative(group, ("lr", "momentum", "weight_decay"), where)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
                 f"{where}: Nesterov momentum needs momentum > 0 and dampening == 0 "
