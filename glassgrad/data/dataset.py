@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from ..tensor import Tensor, tensor
 
 __all__ = ["Dataset", "TensorDataset", "Subset"]
@@ -47,10 +45,11 @@ class Dataset:
 
 
 def _as_tensor(x) -> Tensor:
-    """Tensors stay as they are; arrays become Tensors with their dtype kept."""
+    """Tensors stay as they are; arrays become Tensors with their dtype kept (nested lists
+    follow :func:`glassgrad.tensor`: Python floats become the default float dtype)."""
     if isinstance(x, Tensor):
         return x
-    return tensor(np.asarray(x))
+    return tensor(x)
 
 
 class TensorDataset(Dataset):
