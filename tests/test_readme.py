@@ -47,3 +47,17 @@ def test_func_and_tape_examples_run_and_agree():
     exec(compile(code, "README-tape", "exec"), env)
     np.testing.assert_allclose(env["dw"].numpy(), env["w"].grad.numpy(), rtol=1e-6)
     np.testing.assert_allclose(env["db"].numpy(), env["b"].grad.numpy(), rtol=1e-6)
+
+
+def test_training_loop_example_runs_and_saves(tmp_path, monkeypatch):
+    code = next(b for b in _blocks() if "DataLoader(TensorDataset" in b)
+    monkeypatch.chdir(tmp_path)
+    gg.manual_seed(0)
+    env: dict = {"gg": gg, "np": np}
+    exec(compile(code, "README-train", "exec"), env)
+    assert (tmp_path / "digits-mlp.npz").exists()
+    model = env["model"]
+    model.eval()
+    with gg.no_grad():
+        acc = (model(gg.tensor(env["X_test"])).numpy().argmax(1) == env["y_test"]).mean()
+    assert acc > 0.9

@@ -7,7 +7,7 @@ convolution becomes one matrix product per image::
     out[n, o, :]           = W2[o, :] @ cols2[n, :, :] + b[o]       W2 = W.reshape(O, C*kh*kw)
 
 with ``Ho = (H + 2 ph - kh) // sh + 1`` (likewise Wo). The windows are read through
-``np.lib.stride_tricks.sliding_window_view`` (a view, no copy) and copied once into
+``np.lib.stride_tricks.as_strided`` (a view, no copy) and copied once into
 that layout, so the product needs no transpose and its result is already NCHW.
 
 Reading windows copies each input pixel into up to kh*kw columns, so the adjoint of
@@ -18,11 +18,13 @@ positions at once), never over pixels.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from ..primitive import OpError, apply, primitive
-from ._stash import Stash, call, is_array, release_stash
+from ._stash import Stash, call, is_array, release_stash, shape_of
 
 __all__ = ["im2col", "col2im", "conv2d", "out_size", "pair"]
 
@@ -52,11 +54,23 @@ def _pad(x, padding, value=0.0):
 
 
 def windows(x, kernel, stride, padding, value=0.0):
-    """Strided view of every window: shape (N, C, Ho, Wo, kh, kw), no copy (but the pad)."""
-    view = sliding_window_view(_pad(x, padding, value), kernel, axis=(2, 3))
-    return view[:, :, ::stride[0], ::stride[1]]
+    """Strided view of every window: shape (N, C, Ho, Wo, kh, kw), no copy (but the pad).
+
+    Element [n, c, p, q, i, j] is xpad[n, c, p*sh + i, q*sw + j]: moving one output
+    position steps sh (sw) rows (columns) of the input, moving within the window steps
+    one. ``as_strided`` states exactly that with the input's own strides; it is
+    ``sliding_window_view(xpad, kernel, axis=(2, 3))[:, :, ::sh, ::sw]`` without that
+    function's Python overhead (it matters: layers are called every step).
+    """
+    xp = _pad(x, padding, value)
+    n, c, h, w = xp.shape
+    (kh, kw), (sh, sw) = kernel, stride
+    s_n, s_c, s_h, s_w = xp.strides
+    return as_strided(xp, shape=(n, c, (h - kh) // sh + 1, (w - kw) // sw + 1, kh, kw),
+                      strides=(s_n, s_c, s_h * sh, s_w * sw, s_h, s_w), writeable=False)
 
 
+@functools.lru_cache(maxsize=256)
 def offset_slices(kernel, stride, out_hw):
     """For each kernel offset (i, j), row-major: the slice of the padded input that the
     offset reads at every output position, ``xpad[:, :, i::sh, j::sw]`` cut to (Ho, Wo)."""
@@ -124,11 +138,14 @@ def im2col(x, kernel, stride=1, padding=0):
     """Every ``kernel`` window of the NCHW input ``x`` as columns, (N, C, kh, kw, Ho, Wo).
 
     Differentiable (its VJP is :func:`col2im`). Works on Tensors and arrays.
+
+    >>> im2col(np.zeros((2, 3, 5, 5)), 3).shape
+    (2, 3, 3, 3, 3, 3)
     """
     kernel, stride, padding = (pair(kernel, "kernel_size", "im2col"),
                                pair(stride, "stride", "im2col"),
                                pair(padding, "padding", "im2col"))
-    return call(im2col_, (x,), (kernel, stride, padding, tuple(np.shape(x))))
+    return call(im2col_, (x,), (kernel, stride, padding, shape_of(x)))
 
 
 def col2im(cols, shape, kernel, stride=1, padding=0):
@@ -136,7 +153,13 @@ def col2im(cols, shape, kernel, stride=1, padding=0):
     kernel, stride, padding = (pair(kernel, "kernel_size", "col2im"),
                                pair(stride, "stride", "col2im"),
                                pair(padding, "padding", "col2im"))
-    return call(col2im_, (cols,), (tuple(shape), kernel, stride, padding))
+    shape = tuple(shape)
+    want = shape[:2] + kernel + out_size(shape[2], shape[3], kernel, stride, padding)
+    if shape_of(cols) != want:
+        raise OpError(f"col2im: columns for an image of shape {shape} with kernel {kernel}, "
+                      f"stride {stride}, padding {padding} must have shape {want}, got "
+                      f"{shape_of(cols)}")
+    return call(col2im_, (cols,), (shape, kernel, stride, padding))
 
 
 # --- conv2d -----------------------------------------------------------------------------
@@ -216,28 +239,41 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     Checks the shapes and names them on a mismatch; ``padding`` may be an int, a pair,
     ``'valid'`` (no padding) or ``'same'`` (stride 1, odd kernel: output size = input).
     """
-    xs, ws = tuple(np.shape(x)), tuple(np.shape(weight))
+    stride, padding = conv_args(shape_of(weight), stride, padding, "conv2d")
+    return conv2d_checked(x, weight, bias, stride, padding, "conv2d")
+
+
+def conv_args(ws, stride, padding, who) -> tuple:
+    """Normalise stride and padding to pairs (resolving 'same'/'valid'), validated."""
     if len(ws) != 4:
-        raise OpError(f"conv2d: weight must be 4-D (out_channels, in_channels, kH, kW), got "
+        raise OpError(f"{who}: weight must be 4-D (out_channels, in_channels, kH, kW), got "
                       f"shape {ws}")
-    if len(xs) != 4:
-        raise OpError(f"conv2d: input must be 4-D (N, C, H, W), got shape {xs}; for one "
-                      "image add a batch axis, e.g. x.reshape(1, *x.shape)")
-    if xs[1] != ws[1]:
-        raise OpError(f"conv2d: input has {xs[1]} channels (shape {xs}) but the weight "
-                      f"expects {ws[1]} (weight shape {ws}); in_channels must match")
-    if bias is not None and tuple(np.shape(bias)) != (ws[0],):
-        raise OpError(f"conv2d: bias must have shape ({ws[0]},), got {tuple(np.shape(bias))}")
-    stride = pair(stride, "stride", "conv2d")
+    stride = pair(stride, "stride", who)
     if isinstance(padding, str):
         padding = _string_padding(padding, ws, stride)
-    padding = pair(padding, "padding", "conv2d")
+    padding = pair(padding, "padding", who)
     if min(stride) < 1 or min(padding) < 0:
-        raise OpError(f"conv2d: stride must be >= 1 and padding >= 0, got stride {stride} "
+        raise OpError(f"{who}: stride must be >= 1 and padding >= 0, got stride {stride} "
                       f"and padding {padding}")
+    return stride, padding
+
+
+def conv2d_checked(x, weight, bias, stride, padding, who):
+    """Check the input against the weight, then apply the primitive (stride and padding
+    already pairs). ``who`` names the caller in errors (the op, or a layer)."""
+    xs, ws = shape_of(x), shape_of(weight)
+    if len(xs) != 4:
+        raise OpError(f"{who}: input must be 4-D (N, C, H, W), got shape {xs}" + (
+            "; for one image add a batch axis: x.reshape(1, *x.shape)" if len(xs) == 3
+            else ""))
+    if xs[1] != ws[1]:
+        raise OpError(f"{who}: input has {xs[1]} channels (shape {xs}) but the weight "
+                      f"expects {ws[1]} (weight shape {ws}); in_channels must match")
+    if bias is not None and shape_of(bias) != (ws[0],):
+        raise OpError(f"{who}: bias must have shape ({ws[0]},), got {shape_of(bias)}")
     ho, wo = out_size(xs[2], xs[3], ws[2:], stride, padding)
     if ho < 1 or wo < 1:
-        raise OpError(f"conv2d: kernel {ws[2:]} is larger than the padded input "
+        raise OpError(f"{who}: kernel {ws[2:]} is larger than the padded input "
                       f"({xs[2] + 2 * padding[0]}, {xs[3] + 2 * padding[1]}) of shape {xs}")
     return apply(conv2d_, (x, weight, bias), (stride, padding, Stash()))
 

@@ -1,0 +1,272 @@
+"""Activations: the primitives they need (erf, softplus, softmax, log_softmax) and the
+functional forms, most of them composites of existing ops (no rules of their own).
+
+Stability rules kept throughout: never evaluate ``exp`` of a large positive number,
+also not in a branch that ``where`` discards (its gradient would be 0 * inf = NaN).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import ops
+from ..primitive import OpError, apply, primitive
+from ._stash import is_array, shape_of
+
+__all__ = [
+    "erf", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax",
+    "softplus", "elu",
+]
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+# --- erf ------------------------------------------------------------------------------------
+
+def _erf_array(x: np.ndarray) -> np.ndarray:
+    """erf in float64, accurate to about 1e-15 relative everywhere (NumPy has none).
+
+    * |x| < 2: erf(x) = 2/sqrt(pi) exp(-x^2) sum_n 2^n x^(2n+1) / (1*3*...*(2n+1)).
+      Every term is positive (unlike the Maclaurin series, whose alternating terms
+      cancel), so the sum is accurate; about 45 terms reach 1e-17 at |x| = 2.
+    * |x| >= 2: erf(x) = 1 - erfc(x) with the continued fraction
+      erfc(x) = exp(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + ...))))),
+      evaluated bottom-up from 40 levels (ample for x >= 2; erfc(2) = 0.0047, so any
+      error in it is damped 200-fold in erf).
+    erf is odd: computed on |x|, the sign restored at the end.
+    """
+    x64 = np.asarray(x, dtype=np.float64)
+    a = np.abs(x64)
+    out = np.empty_like(a)
+    small = a < 2.0
+    if small.any():
+        s = a[small]
+        term, total, a2 = s.copy(), s.copy(), 2.0 * s * s
+        n = 0
+        while True:
+            term = term * a2 / (2 * n + 3)
+            total += term
+            n += 1
+            if not np.any(term > 1e-17 * total):
+                break
+        out[small] = _TWO_OVER_SQRT_PI * np.exp(-s * s) * total
+    large = ~small
+    if large.any():
+        s = a[large]
+        with np.errstate(invalid="ignore", over="ignore"):  # inf and NaN inputs
+            f = s.copy()
+            for k in range(40, 0, -1):
+                f = s + (0.5 * k) / f
+            out[large] = 1.0 - np.exp(-s * s) / (math.sqrt(math.pi) * f)
+    return np.copysign(out, x64).astype(np.result_type(x, np.float32), copy=False)
+
+
+@primitive(save="x")
+class erf_:
+    """out = erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt;  d out/dx = 2/sqrt(pi) e^(-x^2).
+
+    VJP: gx = g * 2/sqrt(pi) * exp(-x**2).     JVP: t_out = tx * 2/sqrt(pi) * exp(-x**2).
+    """
+
+    forward = _erf_array
+
+    def vjp(g, out, x):
+        return (g * (_TWO_OVER_SQRT_PI * np.exp(-(x * x))),)
+
+    def jvp(tx, out, x):
+        return tx * (_TWO_OVER_SQRT_PI * np.exp(-(x * x)))
+
+
+def erf(x):
+    """The error function, elementwise (float64 accuracy about 1e-15 relative).
+
+    >>> erf(gg.tensor([0.0, 0.5, 10.0]))
+    tensor([0.       , 0.5204999, 1.       ])
+    """
+    return apply(erf_, (x,))
+
+
+# --- softplus ---------------------------------------------------------------------------------
+
+def _sigmoid(v):
+    """Stable logistic function on arrays (never exp of a large number), op on Tensors."""
+    if is_array(v):
+        return np.exp(-np.logaddexp(0, -v))
+    return ops.sigmoid(v)
+
+
+@primitive(save="x")
+class softplus_:
+    """out = log(1 + exp(beta x)) / beta, and x itself where beta x > threshold.
+
+    Computed as logaddexp(0, beta x) / beta, which never overflows.
+    d out/dx = exp(beta x) / (1 + exp(beta x)) = sigmoid(beta x)  (1 past the threshold).
+    VJP: gx = g * sigmoid(beta x) (g past the threshold).
+    JVP: t_out = tx * sigmoid(beta x) (tx past the threshold).
+    """
+
+    def forward(x, beta=1.0, threshold=20.0):
+        bx = x * beta
+        return np.where(bx > threshold, x, np.logaddexp(0, bx) / beta)
+
+    def vjp(g, out, x, beta=1.0, threshold=20.0):
+        bx = x * beta
+        return (np.where(bx > threshold, g, g * _sigmoid(bx)),)
+
+    def jvp(tx, out, x, beta=1.0, threshold=20.0):
+        bx = x * beta
+        return np.where(bx > threshold, tx, tx * _sigmoid(bx))
+
+
+def softplus(input, beta=1.0, threshold=20.0):  # noqa: A002  (PyTorch's names)
+    """Smooth ReLU ``log(1 + exp(beta x)) / beta``, linear where ``beta x > threshold``.
+
+    >>> F.softplus(gg.tensor([0.0, 30.0]))     # log 2, and linear past the threshold
+    tensor([ 0.6931472, 30.       ])
+    """
+    return apply(softplus_, (input,), (float(beta), float(threshold)))
+
+
+# --- softmax and log-softmax --------------------------------------------------------------------
+
+def _log_softmax_array(x, axis):
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    shifted = x - m
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+@primitive(save="out")
+class log_softmax_:
+    """out = x - logsumexp(x) along ``axis`` (shifted by the max: no overflow).
+
+    d out_i / d x_j = [i == j] - softmax_j, and softmax = exp(out), so
+    VJP: gx = g - exp(out) * sum(g).     JVP: t_out = tx - sum(exp(out) * tx).
+    """
+
+    def forward(x, axis=-1):
+        return _log_softmax_array(x, axis)
+
+    def vjp(g, out, x, axis=-1):
+        return (g - np.exp(out) * np.sum(g, axis=axis, keepdims=True),)
+
+    def jvp(tx, out, x, axis=-1):
+        return tx - np.sum(np.exp(out) * tx, axis=axis, keepdims=True)
+
+
+@primitive(save="out")
+class softmax_:
+    """out = exp(x - logsumexp(x)) along ``axis``;  d out_i/d x_j = out_i ([i == j] - out_j).
+
+    VJP: gx = out * (g - sum(g * out)).     JVP: t_out = out * (tx - sum(out * tx)).
+    """
+
+    def forward(x, axis=-1):
+        return np.exp(_log_softmax_array(x, axis))
+
+    def vjp(g, out, x, axis=-1):
+        return (out * (g - np.sum(g * out, axis=axis, keepdims=True)),)
+
+    def jvp(tx, out, x, axis=-1):
+        return out * (tx - np.sum(out * tx, axis=axis, keepdims=True))
+
+
+def _dim(name, x, dim):
+    ndim = len(shape_of(x))
+    if dim is None:  # PyTorch's legacy implicit choice
+        dim = 0 if ndim in (0, 1, 3) else 1
+    if ndim == 0:
+        return 0
+    if not -ndim <= dim < ndim:
+        raise OpError(f"{name}: dim {dim} is out of range for an input of shape "
+                      f"{shape_of(x)}")
+    return int(dim) % ndim
+
+
+def softmax(input, dim=None):  # noqa: A002
+    """Softmax along ``dim``: exp(x) / sum(exp(x)), stable for logits of any size.
+
+    >>> F.softmax(gg.tensor([[0.0, 0.0, 1e4]]), dim=1)   # no overflow
+    tensor([[0., 0., 1.]])
+    """
+    return apply(softmax_, (input,), (_dim("softmax", input, dim),))
+
+
+def log_softmax(input, dim=None):  # noqa: A002
+    """Log of the softmax along ``dim``, ``x - logsumexp(x)``, stable and exact.
+
+    >>> F.log_softmax(gg.tensor([[0.0, 0.0]]), dim=1)
+    tensor([[-0.6931472, -0.6931472]])
+    """
+    return apply(log_softmax_, (input,), (_dim("log_softmax", input, dim),))
+
+
+# --- composites ------------------------------------------------------------------------------
+
+def relu(input):  # noqa: A002
+    """max(x, 0); gradient 0 at 0 (as PyTorch).
+
+    >>> F.relu(gg.tensor([-1.0, 2.0]))
+    tensor([0., 2.])
+    """
+    return ops.relu(input)
+
+
+def leaky_relu(input, negative_slope=0.01):  # noqa: A002
+    """x where x > 0, else negative_slope * x (gradient negative_slope at 0, as PyTorch).
+
+    >>> F.leaky_relu(gg.tensor([-1.0, 2.0]), 0.1)
+    tensor([-0.1,  2. ])
+    """
+    return ops.where(ops.greater(input, 0), input, input * negative_slope)
+
+
+def sigmoid(input):  # noqa: A002
+    """1 / (1 + exp(-x)), stable for any finite x.
+
+    >>> F.sigmoid(gg.tensor([-1e4, 0.0, 1e4]))
+    tensor([0. , 0.5, 1. ])
+    """
+    return ops.sigmoid(input)
+
+
+def tanh(input):  # noqa: A002
+    """Hyperbolic tangent.
+
+    >>> F.tanh(gg.tensor([0.0]))
+    tensor([0.])
+    """
+    return ops.tanh(input)
+
+
+def gelu(input, approximate="none"):  # noqa: A002
+    """Gaussian error linear unit: x * Phi(x), Phi the standard normal CDF.
+
+    ``approximate='none'``: x * (1 + erf(x / sqrt 2)) / 2 (exact);
+    ``'tanh'``: x * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2.
+
+    >>> F.gelu(gg.tensor([-1.0, 0.0, 1.0]))
+    tensor([-0.15865526,  0.        ,  0.8413447 ])
+    """
+    if approximate == "none":
+        return input * (0.5 + 0.5 * erf(input * (1 / math.sqrt(2.0))))
+    if approximate == "tanh":
+        inner = (input + 0.044715 * input * input * input) * math.sqrt(2.0 / math.pi)
+        return input * (0.5 + 0.5 * ops.tanh(inner))
+    raise OpError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def elu(input, alpha=1.0):  # noqa: A002
+    """x where x > 0, else alpha * (exp(x) - 1).
+
+    The exp only ever sees the non-positive part (0 elsewhere), so large x cannot
+    overflow it, not even in the discarded branch.
+
+    >>> F.elu(gg.tensor([-1e4, 2.0]))
+    tensor([-1.,  2.])
+    """
+    positive = ops.greater(input, 0)
+    negative_part = ops.where(positive, 0.0, input)
+    return ops.where(positive, input, (ops.exp(negative_part) - 1.0) * alpha)
