@@ -43,7 +43,10 @@ def sum_to(g, shape: tuple):
     plan = _plans.get((gshape, shape))
     axes, reshape = plan if plan is not None else _plan(gshape, shape)
     if axes:
-        g = g.sum(axis=axes, keepdims=True)
+        if type(g) is np.ndarray:  # np.add.reduce: ndarray.sum without its Python wrapper
+            g = np.add.reduce(g, axis=axes, keepdims=True)
+        else:
+            g = g.sum(axis=axes, keepdims=True)
     if reshape:
         g = g.reshape(shape)
     return g

@@ -37,7 +37,7 @@ def _seed(root: Tensor, gradient, create_graph: bool):
                 "pass `gradient=` (d(loss)/d(output), same shape as the output), or "
                 "reduce it first, e.g. out.sum().backward()"
             )
-        g = np.ones(root.shape, dtype=root.dtype)
+        g = np.array(1, dtype=root.dtype).reshape(root.shape)
     elif isinstance(gradient, Tensor):
         g = gradient if create_graph else gradient._data.copy()
     else:

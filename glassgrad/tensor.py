@@ -272,9 +272,7 @@ class Tensor:
         create_graph : bool
             Record the backward pass itself, so the gradients can be differentiated.
         """
-        from .engine import backward
-
-        backward((self,), (gradient,), retain_graph, create_graph)
+        _engine.backward((self,), (gradient,), retain_graph, create_graph)
 
     @staticmethod
     def _wrap(arr) -> Tensor:
@@ -614,5 +612,6 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
+from . import engine as _engine  # noqa: E402  (the engine imports Tensor from here)
 from . import ops as _ops  # noqa: E402  (ops import Tensor from this module)
 from .primitive import apply as _apply  # noqa: E402
