@@ -51,6 +51,18 @@ def _argnums(argnums, n):
     return single, tuple(a % n for a in nums)
 
 
+def _bind(f, args, nums):
+    """``f`` as a function of the arguments at positions ``nums`` only (others fixed)."""
+
+    def partial(*chosen):
+        full = list(args)
+        for a, c in zip(nums, chosen):
+            full[a] = c
+        return f(*full)
+
+    return partial
+
+
 # --- reverse mode ------------------------------------------------------------------------------
 
 def _nested(primals) -> bool:
@@ -129,12 +141,7 @@ def value_and_grad(f, argnums=0):
         single, nums = _argnums(argnums, len(args))
         args = [_as_tensor(a) for a in args]
 
-        def partial(*chosen):
-            full = list(args)
-            for a, c in zip(nums, chosen):
-                full[a] = c
-            return f(*full)
-
+        partial = _bind(f, args, nums)
         out, vjp_fn = vjp(partial, *[args[a] for a in nums])
         if not isinstance(out, Tensor) or out.size != 1:
             shape = out.shape if isinstance(out, Tensor) else type(out).__name__
@@ -203,12 +210,7 @@ def jacrev(f, argnums=0):
         single, nums = _argnums(argnums, len(args))
         args = [_as_tensor(a) for a in args]
 
-        def partial(*chosen):
-            full = list(args)
-            for a, c in zip(nums, chosen):
-                full[a] = c
-            return f(*full)
-
+        partial = _bind(f, args, nums)
         chosen = [args[a] for a in nums]
         out, vjp_fn = vjp(partial, *chosen)
         flat_out, rebuild = _flatten(out)

@@ -94,6 +94,17 @@ def _argext_share(x, out, axes, keepdims, shape):
     return hit / hit.sum(axis=axes, keepdims=True)
 
 
+def _extreme_vjp(g, out, x, axes=None, keepdims=False, shape=None):
+    """The VJP shared by max and min: the cotangent goes to the extreme(s), split evenly."""
+    return (_keep(g, axes, keepdims, shape) * _argext_share(x, out, axes, keepdims, shape),)
+
+
+def _extreme_jvp(tx, out, x, axes=None, keepdims=False, shape=None):
+    """The JVP shared by max and min: the (averaged) tangent of the extreme element(s)."""
+    share = _argext_share(x, out, axes, keepdims, shape)
+    return np.sum(tx * share, axis=axes, keepdims=keepdims)
+
+
 @primitive(save="x out")
 class max_:
     """out = max of x over axes;  d out/dx_i = 1 at the maximum, 0 elsewhere.
@@ -105,12 +116,8 @@ class max_:
     def forward(x, axes=None, keepdims=False, shape=None):
         return np.max(x, axis=axes, keepdims=keepdims)
 
-    def vjp(g, out, x, axes=None, keepdims=False, shape=None):
-        return (_keep(g, axes, keepdims, shape) * _argext_share(x, out, axes, keepdims, shape),)
-
-    def jvp(tx, out, x, axes=None, keepdims=False, shape=None):
-        share = _argext_share(x, out, axes, keepdims, shape)
-        return np.sum(tx * share, axis=axes, keepdims=keepdims)
+    vjp = _extreme_vjp
+    jvp = _extreme_jvp
 
 
 @primitive(save="x out")
@@ -123,12 +130,8 @@ class min_:
     def forward(x, axes=None, keepdims=False, shape=None):
         return np.min(x, axis=axes, keepdims=keepdims)
 
-    def vjp(g, out, x, axes=None, keepdims=False, shape=None):
-        return (_keep(g, axes, keepdims, shape) * _argext_share(x, out, axes, keepdims, shape),)
-
-    def jvp(tx, out, x, axes=None, keepdims=False, shape=None):
-        share = _argext_share(x, out, axes, keepdims, shape)
-        return np.sum(tx * share, axis=axes, keepdims=keepdims)
+    vjp = _extreme_vjp
+    jvp = _extreme_jvp
 
 
 @primitive(save="x out")
