@@ -94,3 +94,13 @@ def environment_lines(np_module, torch_module=None) -> list[str]:
                 f"({pool.get('num_threads')} thread(s), {pool.get('architecture', '?')})"
             )
     return lines
+
+
+def load_torch():
+    """torch with one intra-op thread, or None when it is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    return torch

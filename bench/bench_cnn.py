@@ -55,31 +55,19 @@ Each workload gets two rows, timed in this order:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-# One BLAS thread, set before NumPy or torch is imported (the pools read these at load).
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"
-# Benchmark this checkout's glassgrad whether or not it is installed.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+import _single_thread  # noqa: F401  (first: one BLAS thread, this checkout's glassgrad)
 import numpy as np  # noqa: E402
-from _timing import environment_lines, measure, median_ms, profile  # noqa: E402
+from _timing import environment_lines, load_torch, measure, median_ms, profile  # noqa: E402
 from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
 
 import glassgrad as gg  # noqa: E402
 import glassgrad.nn.functional as F  # noqa: E402
 
-try:
-    import torch
-except ImportError:  # torch is a dev dependency; without it the torch column is skipped
-    torch = None
-else:
-    torch.set_num_threads(1)
+torch = load_torch()  # None without torch (a dev dependency): no torch column then
 
 Arrays = dict[str, np.ndarray]
 Batches = Iterable[tuple]  # (images, labels) pairs, as each implementation takes them
