@@ -146,10 +146,18 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
     # cotangent is complete. (A heap keyed on -seq; PyTorch orders its queue likewise.)
     heap = [(-n.seq, n) for n in grads]
     heapify(heap)
+    # While exactly one node is pending it needs no ordering: it waits in ``single``
+    # instead of the heap (a long chain then never touches the heap at all).
+    single = heappop(heap)[1] if len(heap) == 1 else None
     check = anomaly.enabled
     grads_pop, grads_get = grads.pop, grads.get
-    while heap:
-        n = heappop(heap)[1]
+    while True:
+        if single is not None:
+            n, single = single, None
+        elif heap:
+            n = heappop(heap)[1]
+        else:
+            break
         g = grads_pop(n)
         if n.extra is not None:
             g = _node_extras(n, g, create_graph)
@@ -204,7 +212,13 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
                 prev = grads_get(p)
                 if prev is None:
                     grads[p] = gx
-                    heappush(heap, (-p.seq, p))
+                    if single is None and not heap:
+                        single = p
+                    else:
+                        if single is not None:
+                            heappush(heap, (-single.seq, single))
+                            single = None
+                        heappush(heap, (-p.seq, p))
                 else:
                     grads[p] = prev + gx
             else:
