@@ -83,16 +83,8 @@ class Node:
         return self.extra
 
     @property
-    def hooks(self):
-        return None if self.extra is None else self.extra.hooks
-
-    @property
     def trace(self):
         return None if self.extra is None else self.extra.trace
-
-    @property
-    def freed(self) -> bool:
-        return self.ins is FREED
 
     def name(self) -> str:
         return self.prim.name
@@ -120,10 +112,6 @@ class Node:
             except Exception:  # interpreter shutdown: module globals may be gone
                 pass
 
-    # Public-facing names as PyTorch's grad_fn offers them.
-    @property
-    def next_functions(self):
-        return tuple(p for p in self.parents)
 
 
 # --- protection of saved arrays -----------------------------------------------------------

@@ -83,7 +83,6 @@ class Primitive:
         else:
             inputs = input_names(forward)
             self.nin = len(inputs)
-            self.input_names = tuple(inputs)
             self.nones = (None,) * len(inputs)  # the ``ins`` of a node that saved nothing
             unknown = set(names) - set(inputs) - {"out"}
             if unknown:
