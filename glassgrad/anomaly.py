@@ -13,14 +13,20 @@ import traceback
 
 import numpy as np
 
-__all__ = ["detect_anomaly", "AnomalyError"]
+from .modes import state
 
-enabled = False
+__all__ = ["detect_anomaly", "AnomalyError", "is_anomaly_enabled"]
+
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 class AnomalyError(RuntimeError):
     """A NaN or Inf appeared in a forward or backward computation."""
+
+
+def is_anomaly_enabled() -> bool:
+    """Return True inside ``detect_anomaly()`` (in the calling thread)."""
+    return state.anomaly
 
 
 def _user_frames():
@@ -80,13 +86,11 @@ class detect_anomaly:
         self.check = check_nan
 
     def __enter__(self):
-        global enabled
-        self.prev = enabled
-        enabled = self.check
+        self.prev = state.anomaly
+        state.anomaly = self.check
         self._err = np.seterr(all="ignore")  # we report ourselves, with a place
         return self
 
     def __exit__(self, *exc) -> None:
-        global enabled
-        enabled = self.prev
+        state.anomaly = self.prev
         np.seterr(**self._err)

@@ -20,9 +20,10 @@ from heapq import heapify, heappop, heappush
 
 import numpy as np
 
-from . import anomaly, forward, grad_mode
+from . import anomaly, forward
 from .broadcast import sum_to
 from .graph import FREED, Node
+from .modes import state
 from .tensor import Tensor
 
 __all__ = ["backward", "run_backward"]
@@ -123,12 +124,12 @@ def run_backward(roots, seeds, retain_graph, create_graph, capture=None):
     """
     if retain_graph is None:
         retain_graph = create_graph
-    prev_mode = grad_mode.enabled
-    grad_mode.enabled = bool(create_graph)
+    prev_mode = state.grad_enabled
+    state.grad_enabled = bool(create_graph)
     try:
         return _run(roots, seeds, retain_graph, create_graph, capture)
     finally:
-        grad_mode.enabled = prev_mode
+        state.grad_enabled = prev_mode
 
 
 def _run(roots, seeds, retain_graph, create_graph, capture):
@@ -149,7 +150,7 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
     # While exactly one node is pending it needs no ordering: it waits in ``single``
     # instead of the heap (a long chain then never touches the heap at all).
     single = heappop(heap)[1] if len(heap) == 1 else None
-    check = anomaly.enabled
+    check = state.anomaly
     grads_pop, grads_get = grads.pop, grads.get
     while True:
         if single is not None:

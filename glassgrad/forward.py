@@ -18,21 +18,24 @@ from __future__ import annotations
 import numpy as np
 
 from .graph import Node
+from .modes import state
 
-__all__ = ["level", "enter", "exit", "make_dual", "unpack", "apply_dual"]
+__all__ = ["current_level", "enter", "exit", "make_dual", "unpack", "apply_dual"]
 
-level = 0  # the innermost open forward level; 0: forward mode is off (checked in apply)
+
+def current_level() -> int:
+    """The innermost open forward level of this thread; 0 when forward mode is off."""
+    return state.forward_level
 
 
 def enter() -> int:
-    global level
-    level += 1
-    return level
+    """Open a new (innermost) forward level in this thread and return its number."""
+    state.forward_level += 1
+    return state.forward_level
 
 
 def exit(lvl: int) -> None:  # noqa: A001  (pairs with enter)
-    global level
-    level = lvl - 1
+    state.forward_level = lvl - 1
 
 
 def level_of(x) -> int:

@@ -1,22 +1,21 @@
 """Grad mode: whether applying a primitive records a node in the graph.
 
-One module-level flag, read on every op; ``no_grad``/``enable_grad`` flip it for a
-block or a function (they are context managers and decorators, as in PyTorch).
+One per-thread flag (``modes.state.grad_enabled``), read on every op; ``no_grad``/
+``enable_grad`` flip it for a block or a function in the calling thread only (they are
+context managers and decorators, as in PyTorch).
 """
 
 from __future__ import annotations
 
 import functools
 
+from .modes import state
+
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
-
-# Read directly as ``grad_mode.enabled`` by the hot path (a module attribute lookup).
-enabled = True
-
 
 def is_grad_enabled() -> bool:
     """Return True when new operations are recorded for backward."""
-    return enabled
+    return state.grad_enabled
 
 
 class _GradModeContext:
@@ -33,26 +32,23 @@ class _GradModeContext:
         pass
 
     def __enter__(self) -> None:
-        global enabled
-        self.prev = enabled
-        enabled = self.mode
+        self.prev = state.grad_enabled
+        state.grad_enabled = self.mode
 
     def __exit__(self, *exc) -> None:
-        global enabled
-        enabled = self.prev
+        state.grad_enabled = self.prev
 
     def __call__(self, fn):
         mode = self.mode
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            global enabled
-            prev = enabled
-            enabled = mode
+            prev = state.grad_enabled
+            state.grad_enabled = mode
             try:
                 return fn(*args, **kwargs)
             finally:
-                enabled = prev
+                state.grad_enabled = prev
 
         return wrapper
 
@@ -80,11 +76,9 @@ class set_grad_enabled(_GradModeContext):
     """
 
     def __init__(self, mode: bool = True) -> None:
-        global enabled
         self.mode = bool(mode)
-        self.prev = enabled
-        enabled = self.mode
+        self.prev = state.grad_enabled
+        state.grad_enabled = self.mode
 
     def __enter__(self) -> None:
-        global enabled
-        enabled = self.mode  # ``prev`` was taken when the object was made
+        state.grad_enabled = self.mode  # ``prev`` was taken when the object was made

@@ -43,8 +43,8 @@ import inspect
 
 import numpy as np
 
-from . import grad_mode
 from .graph import Node, protect
+from .modes import state as _modes
 
 __all__ = ["primitive", "Primitive", "PRIMITIVES", "apply", "OpError"]
 
@@ -164,7 +164,7 @@ def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
     the op's non-tensor arguments, passed to the forward and to the rules unchanged.
     This is the hot path of the whole library: keep it lean.
     """
-    if forward.level:
+    if _modes.forward_level:
         result = forward.apply_dual(prim, inputs, params, apply)
         if result is not None:
             return result
@@ -201,10 +201,10 @@ def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
         out = _asarray(out)
     t = _new(Tensor)
     t._data = out
-    if not (requires and grad_mode.enabled):
+    if not (requires and _modes.grad_enabled):
         t._node = None
         t.requires_grad = False
-        if anomaly.enabled:
+        if _modes.anomaly:
             anomaly.check_forward(prim, out)
         return t
 
@@ -220,7 +220,7 @@ def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
         node.protected = _protect_saved(prim.name, ins, saved_out, parents)
     t._node = node
     t.requires_grad = True
-    if anomaly.enabled:
+    if _modes.anomaly:
         anomaly.record(node)
         anomaly.check_forward(prim, out)
     return t

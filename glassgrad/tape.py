@@ -13,8 +13,8 @@ for the duration of the block.
 
 from __future__ import annotations
 
-from . import grad_mode
 from .autograd.grad import grad as autograd_grad
+from .modes import state
 from .tensor import Tensor
 
 __all__ = ["GradientTape"]
@@ -37,13 +37,13 @@ class GradientTape:
         self._recording = False
 
     def __enter__(self) -> GradientTape:
-        self._prev = grad_mode.enabled
-        grad_mode.enabled = True
+        self._prev = state.grad_enabled
+        state.grad_enabled = True
         self._recording = True
         return self
 
     def __exit__(self, *exc) -> None:
-        grad_mode.enabled = self._prev
+        state.grad_enabled = self._prev
         self._recording = False
         # watched tensors go back to not requiring grad; the recorded graph still knows
         # them as leaves, which is all ``gradient`` needs

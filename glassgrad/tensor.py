@@ -14,8 +14,9 @@ import weakref
 
 import numpy as np
 
-from . import dtypes, grad_mode
+from . import dtypes
 from .graph import guarded, saved_by
+from .modes import state
 
 __all__ = ["Tensor", "tensor", "as_array"]
 
@@ -293,7 +294,7 @@ class Tensor:
         naming that op.
         """
         other_rg = isinstance(other, Tensor) and other.requires_grad
-        if grad_mode.enabled and (self.requires_grad or other_rg):
+        if state.grad_enabled and (self.requires_grad or other_rg):
             if self._node is None and self.requires_grad:
                 raise RuntimeError(
                     f"in-place {opname} on a leaf tensor that requires grad: do parameter "
@@ -333,7 +334,7 @@ class Tensor:
 
     def __setitem__(self, index, value) -> None:
         value_rg = isinstance(value, Tensor) and value.requires_grad
-        if grad_mode.enabled and (self.requires_grad or value_rg):
+        if state.grad_enabled and (self.requires_grad or value_rg):
             if self._node is None and self.requires_grad:
                 raise RuntimeError(
                     "index assignment on a leaf tensor that requires grad: do it inside "

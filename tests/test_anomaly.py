@@ -42,4 +42,4 @@ def test_anomaly_mode_restores_state_and_finite_runs_pass():
     np.testing.assert_allclose(x.grad.numpy(), np.exp([1.0, 2.0]) * (1 + np.array([1.0, 2.0])))
     from glassgrad import anomaly
 
-    assert anomaly.enabled is False
+    assert anomaly.is_anomaly_enabled() is False

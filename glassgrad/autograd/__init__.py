@@ -1,11 +1,11 @@
 """``gg.autograd``: gradients on demand, custom Functions, and gradient checking."""
 
-from ..anomaly import AnomalyError, detect_anomaly
+from ..anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from .function import Function, FunctionCtx
 from .grad import grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_gradient
 
 __all__ = [
     "grad", "Function", "FunctionCtx", "gradcheck", "gradgradcheck", "numerical_gradient",
-    "GradcheckError", "detect_anomaly", "AnomalyError",
+    "GradcheckError", "detect_anomaly", "AnomalyError", "is_anomaly_enabled",
 ]

@@ -30,8 +30,9 @@ import weakref
 
 import numpy as np
 
-from .. import forward, grad_mode
+from .. import forward
 from ..graph import Node, protect
+from ..modes import state
 from ..primitive import Primitive
 from ..tensor import Tensor
 
@@ -127,7 +128,7 @@ _SELECT = Primitive("function_output", _select_forward, _select_rule, None, "",
 def _make_rule(cls):
     def vjp(g, out, *rest):
         ctx, positions, nargs, out_shapes = rest[-4:]
-        recording = grad_mode.enabled  # on only for create_graph=True
+        recording = state.grad_enabled  # on only for create_graph=True
         gs = g.grads if isinstance(g, _Slots) else [g]
         grads_out = []
         for gi, (shape, dtype) in zip(gs, out_shapes):
@@ -195,7 +196,7 @@ class Function:
         In forward mode (inside ``gg.func.jvp`` / ``jacfwd``) the output tangents come from
         the Function's ``jvp(ctx, *tangents)`` staticmethod, which must then exist.
         """
-        lvl = forward.level and max((forward.level_of(a) for a in args), default=0)
+        lvl = state.forward_level and max((forward.level_of(a) for a in args), default=0)
         if lvl:
             return cls._apply_dual(args, lvl)
         return cls._apply(args)[1]
@@ -233,12 +234,12 @@ class Function:
     def _apply(cls, args):
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         ctx = FunctionCtx(needs)
-        prev = grad_mode.enabled
-        grad_mode.enabled = False
+        prev = state.grad_enabled
+        state.grad_enabled = False
         try:
             result = cls.forward(ctx, *args)
         finally:
-            grad_mode.enabled = prev
+            state.grad_enabled = prev
         multi = isinstance(result, (tuple, list))
         results = [r if isinstance(r, Tensor) else Tensor._wrap(np.asarray(r))
                    for r in (result if multi else (result,))]

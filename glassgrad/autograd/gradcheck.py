@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from .. import grad_mode
+from ..modes import state
 from ..tensor import Tensor
 from .grad import grad as autograd_grad
 
@@ -199,8 +199,8 @@ def numerical_gradient(f, inputs, eps=1e-7):
         data = np.array(getattr(x, "_data", x), dtype=np.float64)
         copies.append(Tensor(data) if isinstance(x, Tensor) else data)
     grads = []
-    prev = grad_mode.enabled
-    grad_mode.enabled = False
+    prev = state.grad_enabled
+    state.grad_enabled = False
     try:
         for x in copies:
             arr = x._data if isinstance(x, Tensor) else x
@@ -216,7 +216,7 @@ def numerical_gradient(f, inputs, eps=1e-7):
                 g[e] = (plus - minus) / (2 * eps)
             grads.append(g.reshape(arr.shape))
     finally:
-        grad_mode.enabled = prev
+        state.grad_enabled = prev
     return grads
 
 

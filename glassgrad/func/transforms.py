@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import forward, grad_mode
 from ..autograd.grad import grad as autograd_grad
+from ..modes import state
 from ..ops import reshape, stack
 from ..tensor import Tensor
 
@@ -72,7 +73,7 @@ def _nested(primals) -> bool:
     backward pass is recorded (``create_graph``); otherwise fresh leaves and a plain,
     fast backward.
     """
-    return forward.level > 0 or any(
+    return state.forward_level > 0 or any(
         isinstance(p, Tensor) and p.requires_grad for p in primals)
 
 
