@@ -13,18 +13,33 @@ __all__ = ["sum_to", "expand_to"]
 
 import numpy as np
 
-# (gshape, shape) -> (axes to sum, whether a reshape is needed); shapes repeat every step
+# (gshape, shape) -> axes to sum and whether a reshape is needed. Shapes repeat every
+# training step, so a plan is made once; the cache is emptied when it reaches
+# _MAX_PLANS entries, which bounds its memory when shapes keep changing (variable batch
+# or sequence lengths) at the price of re-planning a few shapes now and then.
 _plans: dict = {}
+_MAX_PLANS = 4096
 
 
 def _plan(gshape: tuple, shape: tuple):
+    """Check that ``shape`` broadcasts to ``gshape``, and say how to reduce to it.
+
+    Only a cotangent of a shape the input broadcasts to can be summed back to it: a
+    (3, 2) or (6, 1) gradient for a (2, 3) input has the right element count but no
+    meaning, and reshaping it would silently scramble the gradient.
+    """
     lead = len(gshape) - len(shape)
-    if lead < 0:
-        raise ValueError(f"sum_to: cannot reduce shape {gshape} to the larger shape {shape}")
+    if lead < 0 or any(n != 1 and n != gshape[lead + i] for i, n in enumerate(shape)):
+        raise ValueError(
+            f"sum_to: a gradient of shape {gshape} cannot be reduced to shape {shape}: "
+            f"{shape} does not broadcast to {gshape}"
+        )
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
     )
-    plan = _plans[gshape, shape] = (axes, lead > 0 or len(axes) == 0)
+    if len(_plans) >= _MAX_PLANS:
+        _plans.clear()
+    plan = _plans[gshape, shape] = (axes, lead > 0)
     return plan
 
 

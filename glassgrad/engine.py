@@ -24,6 +24,7 @@ from . import anomaly, forward
 from .broadcast import sum_to
 from .graph import FREED, Node
 from .modes import state
+from .primitive import as_gradient
 from .tensor import Tensor
 
 __all__ = ["backward", "run_backward"]
@@ -52,18 +53,36 @@ def _seed(root: Tensor, gradient, create_graph: bool):
     return g
 
 
+def hook_name(hook) -> str:
+    """How an error names a user's hook: its function name, as PyTorch does."""
+    return getattr(hook, "__qualname__", None) or type(hook).__name__
+
+
 def _call_hooks(hooks, g, create_graph: bool):
+    """Run a tensor's hooks in order; each may return a replacement gradient.
+
+    A replacement must be a Tensor or numeric array of the same shape and dtype (as in
+    PyTorch): ``.grad`` must never change dtype or shape because of a hook.
+    """
     for hook in list(hooks):
         gt = g if create_graph else Tensor._wrap(g)
         result = hook(gt)
-        if result is not None:
-            if not isinstance(result, Tensor):
-                result = Tensor._wrap(np.asarray(result))
-            if result.shape != gt.shape:
-                raise RuntimeError(
-                    f"a hook returned a gradient of shape {result.shape}, expected {gt.shape}"
-                )
-            g = result if create_graph else result._data
+        if result is None:
+            continue
+        who = f"hook {hook_name(hook)!r}"
+        if not isinstance(result, Tensor):
+            result = Tensor._wrap(as_gradient(result, who, 0))
+        if result.shape != gt.shape:
+            raise RuntimeError(
+                f"{who} changed the shape of the gradient: it returned shape "
+                f"{result.shape} for a gradient of shape {gt.shape}"
+            )
+        if result.dtype != gt.dtype:
+            raise RuntimeError(
+                f"{who} changed the dtype of the gradient: it returned {result.dtype} for "
+                f"a gradient of dtype {gt.dtype}; return `new.astype(np.{gt.dtype})`"
+            )
+        g = result if create_graph else result._data
     return g
 
 
@@ -206,7 +225,7 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
                 continue
             if type(p) is Node:
                 if gx.shape != p.shape:
-                    gx = _fit(gx, p.shape, n)
+                    gx = _fit(gx, p.shape, n, gxs)
                 dtype = p.dtype
                 if gx.dtype is not dtype and gx.dtype != dtype:
                     gx = gx.astype(dtype)
@@ -225,7 +244,7 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
             else:
                 arr = p._data
                 if gx.shape != arr.shape:
-                    gx = _fit(gx, arr.shape, n)
+                    gx = _fit(gx, arr.shape, n, gxs)
                 if gx.dtype != arr.dtype:
                     gx = gx.astype(arr.dtype)
                 prev = leaf_grads.get(p)
@@ -257,18 +276,22 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
     return capture
 
 
-def _fit(gx, shape, node):
-    """Reduce a cotangent to its input's shape, or explain why it cannot be."""
+def _fit(gx, shape, node, gxs):
+    """Reduce a cotangent to its input's shape, or explain why it cannot be.
+
+    A gradient may be larger than its input only where the input was broadcast; any
+    other shape is a bug in a rule, a custom Function or a hook, never reshaped.
+    """
     try:
-        fitted = sum_to(gx, shape)
+        return sum_to(gx, shape)
     except ValueError:
-        fitted = None
-    if fitted is None or fitted.shape != shape:
-        raise RuntimeError(
-            f"the VJP of {node.prim.name} returned a gradient of shape {gx.shape} for an "
-            f"input of shape {shape}"
-        )
-    return fitted
+        pass
+    index = next(i for i, g in enumerate(gxs) if g is gx)
+    raise RuntimeError(
+        f"{node.prim.what} returned an invalid gradient at index {index}: got shape "
+        f"{gx.shape} for an input of shape {shape}. A gradient must have its input's shape "
+        "(or a shape the input broadcasts to, which is then summed back)"
+    )
 
 
 def backward(tensors, gradients, retain_graph=None, create_graph=False) -> None:

@@ -64,6 +64,7 @@ class Primitive:
 
     def __init__(self, name, forward, vjp, jvp, save, doc, variadic=False, explain=None):
         self.name = name
+        self.what = f"the VJP of {name}"  # how error messages name its backward
         self.custom_explain = explain
         self.on_release = None  # extra cleanup when a node's saved values are freed
         # ``vjp`` is one function returning a tuple, or a tuple of per-input functions
@@ -113,6 +114,22 @@ class Primitive:
                 "(trailing dimensions must be equal or 1)"
             )
         return type(err)(f"{self.name}: {msg} (input shapes {shapes})")
+
+
+def as_gradient(value, who: str, index: int) -> np.ndarray:
+    """``value`` (returned by user code as a gradient) as a numeric array, or a clear error.
+
+    ``who`` names the user's code (``MyFn.backward``, ``hook 'clip' on Linear``); a
+    string, a list of objects or None-like junk would otherwise reach NumPy and fail
+    far from its cause.
+    """
+    arr = value if type(value) is _ndarray else np.asarray(value)
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(
+            f"{who} returned a {type(value).__name__} as the gradient at index {index}; "
+            "a gradient must be a Tensor or a numeric array (or None for no gradient)"
+        )
+    return arr
 
 
 def input_names(forward) -> list:

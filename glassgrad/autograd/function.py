@@ -33,7 +33,7 @@ import numpy as np
 from .. import forward
 from ..graph import Node, protect
 from ..modes import state
-from ..primitive import Primitive
+from ..primitive import Primitive, as_gradient
 from ..tensor import Tensor
 
 __all__ = ["Function", "FunctionCtx"]
@@ -148,10 +148,10 @@ def _make_rule(cls):
             gx = grads[pos]
             if gx is None:
                 result.append(None)
-            elif recording:
-                result.append(gx if isinstance(gx, Tensor) else Tensor._wrap(np.asarray(gx)))
-            else:
-                result.append(gx._data if isinstance(gx, Tensor) else np.asarray(gx))
+                continue
+            if not isinstance(gx, Tensor):
+                gx = Tensor._wrap(as_gradient(gx, f"{cls.__name__}.backward", pos))
+            result.append(gx if recording else gx._data)
         return tuple(result)
 
     return vjp
@@ -166,8 +166,6 @@ def _free_ctx(node) -> None:
 class Function:
     """Base class for operations with a user-written forward and backward."""
 
-    _prims: dict = {}
-
     @staticmethod
     def forward(ctx, *args):
         raise NotImplementedError("a Function subclass must define forward(ctx, *args)")
@@ -178,15 +176,18 @@ class Function:
 
     @classmethod
     def _primitive(cls) -> Primitive:
-        prim = Function._prims.get(cls)
+        # Kept on the class itself (not in a registry keyed by class), so a Function
+        # class defined inside a function is freed with its last node.
+        prim = cls.__dict__.get("_glassgrad_primitive")
         if prim is None:
             def forward(*args):
                 raise RuntimeError("Function primitives are applied through Function.apply")
 
             prim = Primitive(cls.__name__, forward, _make_rule(cls), getattr(cls, "jvp", None),
                              "", cls.__doc__ or "", variadic=False)
+            prim.what = f"Function {cls.__name__}.backward"
             prim.on_release = _free_ctx
-            Function._prims[cls] = prim
+            cls._glassgrad_primitive = prim
         return prim
 
     @classmethod

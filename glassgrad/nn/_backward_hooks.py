@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..autograd.function import Function
+from ..engine import hook_name
+from ..primitive import as_gradient
 from ..tensor import Tensor
 
 if TYPE_CHECKING:
@@ -22,13 +24,14 @@ if TYPE_CHECKING:
 class _BackwardHookState:
     """One call of a module with backward hooks: where its input and output grads meet."""
 
-    __slots__ = ("module", "n_args", "positions", "constants", "grad_output")
+    __slots__ = ("module", "n_args", "positions", "specs", "constants", "grad_output")
 
     def __init__(self, module: Module, args: tuple) -> None:
         self.module = module
         self.n_args = len(args)
         self.positions = [i for i, a in enumerate(args)
                           if isinstance(a, Tensor) and a.requires_grad]
+        self.specs = {i: (args[i].shape, args[i].dtype) for i in self.positions}
         # tensor inputs that need no gradient get zeros in grad_input (as PyTorch)
         self.constants = [(i, a.shape, a.dtype) for i, a in enumerate(args)
                           if isinstance(a, Tensor) and not a.requires_grad]
@@ -71,12 +74,30 @@ class _BackwardHookState:
                 result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
                 if len(result) != self.n_args:
                     raise RuntimeError(
-                        f"a backward hook of {type(self.module).__name__} returned "
+                        f"backward hook {hook_name(hook)!r} of {type(self.module).__name__} "
+                        "returned "
                         f"{len(result)} gradients, expected {self.n_args} (one per "
                         "positional input, None where there is none)"
                     )
-                grad_input = result
+                grad_input = self._checked(hook, result)
         return [grad_input[i] for i in self.positions]
+
+    def _checked(self, hook, grads: tuple) -> tuple:
+        """The hook's replacement grad_input, checked against the module's inputs."""
+        who = f"backward hook {hook_name(hook)!r} of {type(self.module).__name__}"
+        out = []
+        for i, g in enumerate(grads):
+            if g is not None and i in self.specs:
+                if not isinstance(g, Tensor):
+                    g = Tensor._wrap(as_gradient(g, who, i))
+                shape, dtype = self.specs[i]
+                if g.shape != shape or g.dtype != dtype:
+                    raise RuntimeError(
+                        f"{who} returned a gradient of shape {g.shape} and dtype {g.dtype} "
+                        f"at index {i}, but that input has shape {shape} and dtype {dtype}"
+                    )
+            out.append(g)
+        return tuple(out)
 
 
 class _CatchOutputGrads(Function):

@@ -1,0 +1,179 @@
+"""Gradients returned by user code (custom Functions, tensor hooks, module hooks) are
+checked, never silently reshaped or cast; and the registries behind them do not leak."""
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+import torch
+
+import glassgrad as gg
+from glassgrad import broadcast
+
+
+def _gg_function(grad_shape, grad_dtype=np.float32, value=None):
+    class Double(gg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return np.ones(grad_shape, grad_dtype) if value is None else value
+
+    return Double
+
+
+def _torch_function(grad_shape):
+    class Double(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return torch.ones(grad_shape)
+
+    return Double
+
+
+@pytest.mark.parametrize("grad_shape", [(3, 2), (6, 1), (2, 3, 2), (1, 3), (6,), (3,)])
+def test_function_gradient_of_wrong_shape_is_an_error_as_in_torch(grad_shape):
+    x = torch.ones(2, 3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="invalid gradient at index 0"):
+        _torch_function(grad_shape).apply(x).sum().backward()
+
+    x = gg.ones((2, 3), requires_grad=True)
+    with pytest.raises(RuntimeError) as info:
+        _gg_function(grad_shape).apply(x).sum().backward()
+    msg = str(info.value)
+    assert "Function Double.backward" in msg and "invalid gradient at index 0" in msg
+    assert str(grad_shape) in msg and "(2, 3)" in msg
+    assert x.grad is None
+
+
+@pytest.mark.parametrize("grad_shape", [(2, 3), (1, 2, 3), (4, 2, 3)])
+def test_function_gradient_the_input_broadcasts_to_is_summed_as_in_torch(grad_shape):
+    xt = torch.ones(2, 3, requires_grad=True)
+    _torch_function(grad_shape).apply(xt).sum().backward()
+    x = gg.ones((2, 3), requires_grad=True)
+    _gg_function(grad_shape).apply(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, xt.grad.numpy())
+
+
+def test_function_gradient_of_other_dtype_is_cast_as_in_torch():
+    x = gg.ones((2, 3), requires_grad=True)
+    _gg_function((2, 3), np.float64).apply(x).sum().backward()
+    assert x.grad.dtype == np.float32  # torch casts to the input's dtype too
+
+
+@pytest.mark.parametrize("value", ["abc", [object()], {"a": 1}])
+def test_function_returning_a_non_array_says_so(value):
+    x = gg.ones((2, 3), requires_grad=True)
+    with pytest.raises(TypeError) as info:
+        _gg_function(None, value=value).apply(x).sum().backward()
+    assert "Double.backward" in str(info.value)
+    assert "a gradient must be a Tensor or a numeric array" in str(info.value)
+
+
+def test_wrong_shape_from_a_broadcasting_op_rule_is_caught_at_the_root():
+    # The same check guards every rule, not only Functions: sum_to refuses reshapes.
+    with pytest.raises(ValueError, match="does not broadcast"):
+        broadcast.sum_to(np.ones((3, 2)), (2, 3))
+    np.testing.assert_array_equal(broadcast.sum_to(np.ones((4, 2, 3)), (1, 3)),
+                                  np.full((1, 3), 8.0))
+
+
+# --- tensor hooks ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("leaf", [True, False], ids=["leaf", "non-leaf"])
+def test_hook_changing_dtype_raises_as_in_torch(leaf):
+    def to_double(g):
+        return g.astype(np.float64) if isinstance(g, gg.Tensor) else g.double()
+
+    with pytest.raises(RuntimeError, match="changed the type"):
+        _torch_backward(leaf, to_double)
+
+    x = gg.ones((2, 3), requires_grad=True)
+    target = x if leaf else x * 1
+    target.register_hook(to_double)
+    with pytest.raises(RuntimeError) as info:
+        (target * 2).sum().backward()
+    msg = str(info.value)
+    assert "'test_hook_changing_dtype_raises_as_in_torch.<locals>.to_double'" in msg
+    assert "float64" in msg and "float32" in msg
+    assert x.grad is None
+
+
+def _torch_backward(leaf, hook):
+    x = torch.ones(2, 3, requires_grad=True)
+    t = x if leaf else x * 1
+    t.register_hook(hook)
+    (t * 2).sum().backward()
+
+
+def test_hook_changing_shape_names_the_hook():
+    x = gg.ones((2, 3), requires_grad=True)
+
+    def transpose_it(g):
+        return g.T
+
+    x.register_hook(transpose_it)
+    with pytest.raises(RuntimeError, match="'.*transpose_it' changed the shape"):
+        (x * 2).sum().backward()
+
+
+def test_hook_returning_a_string_says_it_is_not_an_array():
+    x = gg.ones((2, 3), requires_grad=True)
+    x.register_hook(lambda g: "oops")
+    with pytest.raises(TypeError, match="returned a str as the gradient"):
+        (x * 2).sum().backward()
+
+
+# --- module backward hooks ------------------------------------------------------------
+
+
+def test_module_backward_hook_with_wrong_shape_names_hook_and_module():
+    layer = gg.nn.Linear(3, 2)
+
+    def bad_hook(module, grad_input, grad_output):
+        return (gg.ones((5, 5)),)
+
+    layer.register_full_backward_hook(bad_hook)
+    x = gg.ones((4, 3), requires_grad=True)
+    with pytest.raises(RuntimeError) as info:
+        layer(x).sum().backward()
+    msg = str(info.value)
+    assert "bad_hook" in msg and "Linear" in msg and "(5, 5)" in msg and "(4, 3)" in msg
+    assert "_Catch" not in msg
+
+
+def test_module_backward_hook_returning_a_string_names_hook():
+    layer = gg.nn.Linear(3, 2)
+    layer.register_full_backward_hook(lambda m, gi, go: ("junk",))
+    x = gg.ones((4, 3), requires_grad=True)
+    with pytest.raises(TypeError, match=r"backward hook '.*<lambda>' of Linear returned a str"):
+        layer(x).sum().backward()
+
+
+# --- leaks ----------------------------------------------------------------------------
+
+
+def test_function_classes_defined_in_a_function_are_freed():
+    refs = []
+    for _ in range(5):
+        cls = _gg_function((2, 3))
+        x = gg.ones((2, 3), requires_grad=True)
+        cls.apply(x).sum().backward()
+        refs.append(weakref.ref(cls))
+        del cls, x
+    gc.collect()
+    assert all(r() is None for r in refs), "Function classes kept alive by glassgrad"
+
+
+def test_broadcast_plan_cache_is_bounded():
+    for n in range(1, broadcast._MAX_PLANS + 500):
+        broadcast.sum_to(np.ones((2, n)), (1, n))
+    assert len(broadcast._plans) <= broadcast._MAX_PLANS
