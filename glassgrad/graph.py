@@ -176,8 +176,16 @@ def release(arrays) -> None:
                 pass
 
 
-def saved_by(arr: np.ndarray) -> str | None:
-    """Name of an op whose live graph saved ``arr`` or the array it views (else None)."""
+def saved_by(arr) -> str | None:
+    """Name of an op whose live graph saved ``arr`` or the array it views (else None).
+
+    ``arr`` may be a Tensor or an array. Public as ``gg.autograd.saved_by``: when NumPy
+    says "output array is read-only" about ``w.data -= 1``, this names the op whose
+    pending backward needs those values (run that backward first, or drop its graph).
+    """
+    arr = getattr(arr, "_data", arr)
+    if type(arr) is not np.ndarray:
+        return None
     entry = _protected.get(id(arr))
     if entry is None and type(arr.base) is np.ndarray:
         entry = _protected.get(id(arr.base))

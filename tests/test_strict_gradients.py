@@ -177,3 +177,48 @@ def test_broadcast_plan_cache_is_bounded():
     for n in range(1, broadcast._MAX_PLANS + 500):
         broadcast.sum_to(np.ones((2, n)), (1, n))
     assert len(broadcast._plans) <= broadcast._MAX_PLANS
+
+
+# --- writes into saved arrays -----------------------------------------------------------
+
+
+def test_saved_by_names_the_op_behind_numpys_read_only_error():
+    w = gg.ones((2, 2), requires_grad=True)
+    loss = (w * w).sum()
+    with pytest.raises(ValueError, match="read-only"):
+        w.data[0] -= 1  # NumPy's own error: glassgrad cannot see this write
+    assert gg.autograd.saved_by(w) == "mul"
+    assert gg.autograd.saved_by(w.data) == "mul"
+    with pytest.raises(RuntimeError, match="saved for the backward of mul"):
+        w.copy_(np.zeros((2, 2), np.float32))  # a write glassgrad sees: named at once
+    loss.backward()
+    assert gg.autograd.saved_by(w) is None
+    w.data[0] -= 1  # writable again after backward
+
+
+# --- no RuntimeWarnings from our own code ---------------------------------------------
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("SGD", dict(lr=0.1, momentum=0.9, weight_decay=0.1)),
+    ("Adam", dict(lr=0.1, amsgrad=True)),
+    ("AdamW", dict(lr=0.1)),
+    ("RMSprop", dict(lr=0.1, momentum=0.5, centered=True)),
+])
+def test_optimizers_with_nan_gradients_match_torch_without_warnings(name, kwargs):
+    import warnings
+
+    grad = np.array([np.nan, np.inf, -np.inf, 1.0], np.float32)
+    p = gg.ones(4, requires_grad=True)
+    opt = getattr(gg.optim, name)([p], **kwargs)
+    pt = torch.ones(4, requires_grad=True)
+    opt_t = getattr(torch.optim, name)([pt], **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(2):
+            p.grad = gg.tensor(grad.copy())
+            opt.step()
+            pt.grad = torch.tensor(grad)
+            opt_t.step()
+    np.testing.assert_array_equal(np.isnan(p.data), np.isnan(pt.detach().numpy()))
+    np.testing.assert_allclose(p.data, pt.detach().numpy(), rtol=1e-6)

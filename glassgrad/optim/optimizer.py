@@ -243,7 +243,10 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        with no_grad():
+        # An update rule is plain arithmetic on the gradient: NaN or Inf gradients give
+        # NaN parameters, as in PyTorch, without a NumPy RuntimeWarning from our own
+        # update code (``detect_anomaly`` or ``clip_grad_norm_`` are the tools for them).
+        with no_grad(), np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             for gi, group in enumerate(self.param_groups):
                 for pi, p in enumerate(group["params"]):
                     if p.grad is None:
