@@ -293,6 +293,8 @@ class Tensor:
         updated in place — unless a live graph saved it for backward, which is an error
         naming that op.
         """
+        if state.forward_level and _carries_tangent(self, other):
+            return self._repoint(fn(self, other))
         other_rg = isinstance(other, Tensor) and other.requires_grad
         if state.grad_enabled and (self.requires_grad or other_rg):
             if self._node is None and self.requires_grad:
@@ -300,11 +302,24 @@ class Tensor:
                     f"in-place {opname} on a leaf tensor that requires grad: do parameter "
                     "updates inside `with gg.no_grad():`"
                 )
-            result = fn(self, other)
-            self._data, self._node, self.requires_grad = result._data, result._node, True
-            return self
+            return self._repoint(fn(self, other))
         self._writable_or_raise(opname)
         ufunc(self._data, as_array(other), out=self._data, casting="same_kind")
+        return self
+
+    def _repoint(self, result: Tensor) -> Tensor:
+        """Make this Tensor object stand for ``result`` (an in-place op done out of place).
+
+        The graph node and, in forward mode, the tangent come along, so ``t[i] = v`` and
+        ``t += v`` are differentiated like their out-of-place forms in both modes.
+        """
+        self._data, self._node, self.requires_grad = (
+            result._data, result._node, result.requires_grad)
+        level = getattr(result, "_level", 0)
+        if level or getattr(self, "_level", 0):
+            self._level = level
+            self._primal = result._primal if level else None
+            self._tangent = result._tangent if level else None
         return self
 
     def _writable_or_raise(self, opname: str) -> None:
@@ -333,6 +348,9 @@ class Tensor:
         return self._inplace("div (/=)", _ops.div, np.true_divide, other)
 
     def __setitem__(self, index, value) -> None:
+        if state.forward_level and _carries_tangent(self, value):
+            self._repoint(_ops.index_put(self, index, value))
+            return
         value_rg = isinstance(value, Tensor) and value.requires_grad
         if state.grad_enabled and (self.requires_grad or value_rg):
             if self._node is None and self.requires_grad:
@@ -340,8 +358,7 @@ class Tensor:
                     "index assignment on a leaf tensor that requires grad: do it inside "
                     "`with gg.no_grad():`, or build a new tensor (gg.where, gg.concatenate)"
                 )
-            result = _ops.index_put(self, index, value)
-            self._data, self._node, self.requires_grad = result._data, result._node, True
+            self._repoint(_ops.index_put(self, index, value))
             return
         self._writable_or_raise("index assignment")
         self._data[_ops.unwrap_index(index)] = as_array(value)
@@ -611,6 +628,11 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     tensor([1., 2.], requires_grad=True)
     """
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def _carries_tangent(a, b) -> bool:
+    """Whether either operand of an in-place op is a forward-mode dual."""
+    return bool(getattr(a, "_level", 0) or getattr(b, "_level", 0))
 
 
 from . import engine as _engine  # noqa: E402  (the engine imports Tensor from here)

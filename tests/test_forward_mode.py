@@ -95,3 +95,28 @@ def test_every_primitive_has_a_jvp_rule():
     assert not missing, f"primitives without a JVP rule: {missing}"
     undocumented = [name for name, p in PRIMITIVES.items() if "JVP" not in (p.__doc__ or "")]
     assert not undocumented, f"primitives whose docstring derives no JVP: {undocumented}"
+
+
+def _assign_into(lib, x):
+    """In-place writes inside a jvp: a dual written into a plain tensor, an element of a
+    dual overwritten by a constant, and ``+=`` through a slice."""
+    zeros = gg.zeros if lib is gg else lambda n, dtype: torch.zeros(n, dtype=torch.float64)
+    t = zeros(4, dtype=np.float64)
+    t[1:3] = x[:2] * 2
+    y = x * 1.0
+    y[0] = 5.0
+    z = x * 1.0
+    z[2:] += x[:2]
+    w = zeros(4, dtype=np.float64)
+    w += x * x
+    return t + y + z + w
+
+
+def test_index_assignment_and_inplace_ops_carry_tangents_as_torch_func():
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    v = np.array([1.0, 10.0, 100.0, 1000.0])
+    out, tangent = gg.func.jvp(lambda a: _assign_into(gg, a), (gg.tensor(x),), (gg.tensor(v),))
+    ref_out, ref_tangent = torch.func.jvp(lambda a: _assign_into(torch, a),
+                                          (torch.tensor(x),), (torch.tensor(v),))
+    np.testing.assert_allclose(out.numpy(), ref_out.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(tangent.numpy(), ref_tangent.numpy(), rtol=1e-12)
