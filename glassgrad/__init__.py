@@ -11,6 +11,10 @@ operation's forward and backward is short, readable NumPy with its derivation be
 tensor(3.)
 """
 
+# First: attach Tensor's operators and methods (tensor_methods.py) before anything runs.
+from . import tensor_methods  # noqa: F401
+
+# isort: split
 from . import autograd, data, func, nn, optim
 from .creation import (
     arange,

@@ -19,6 +19,7 @@ import numpy as np
 
 from .graph import Node
 from .modes import state
+from .tensor import Tensor
 
 __all__ = ["current_level", "enter", "exit", "make_dual", "unpack", "apply_dual"]
 
@@ -164,5 +165,3 @@ def saved_duals(node: Node, out, ins):
                for d, x in zip(ins, inputs)]
     return out, ins
 
-
-from .tensor import Tensor  # noqa: E402

@@ -43,8 +43,10 @@ import inspect
 
 import numpy as np
 
+from . import anomaly, forward
 from .graph import Node, protect
 from .modes import state as _modes
+from .tensor import Tensor
 
 __all__ = ["primitive", "Primitive", "PRIMITIVES", "apply", "OpError"]
 
@@ -263,6 +265,3 @@ def _protect_saved(opname, ins, out, parents):
 
 
 _new = object.__new__
-
-from . import anomaly, forward  # noqa: E402  (neither imports from here at import time)
-from .tensor import Tensor  # noqa: E402  (tensor imports primitive lazily)

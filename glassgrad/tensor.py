@@ -1,11 +1,12 @@
 """The Tensor: an ``np.ndarray`` plus its place in the graph.
 
 A Tensor holds ``_data`` (the array), ``_node`` (the :class:`~glassgrad.graph.Node`
-that made it, ``None`` for a leaf) and ``requires_grad``. Every array operation is a
-one-line delegation to a primitive in ``glassgrad.ops``; the Tensor itself knows no
-calculus. It speaks NumPy's dispatch protocols, so ``np.exp(t)`` or ``np.where(m, t, 0)``
-record graph nodes like ``gg.exp(t)`` does — that is how the backward rules, written as
-plain NumPy, also differentiate themselves for ``create_graph=True``.
+that made it, ``None`` for a leaf) and ``requires_grad``. This module is the data type
+only and imports nothing above it. Its operators, NumPy-named methods, in-place updates,
+``backward`` and NumPy's dispatch protocols (so ``np.exp(t)`` records a node like
+``gg.exp(t)``, which is how the backward rules, plain NumPy, differentiate themselves
+for ``create_graph=True``) are one-line delegations to the ops, attached from above
+them by :mod:`glassgrad.tensor_methods`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import numpy as np
 
 from . import dtypes
 from .graph import guarded, saved_by
-from .modes import state
 
 __all__ = ["Tensor", "tensor", "as_array"]
 
@@ -261,20 +261,6 @@ class Tensor:
         hooks.append(fn)
         return _HookHandle(hooks, fn)
 
-    def backward(self, gradient=None, retain_graph=None, create_graph=False) -> None:
-        """Backpropagate from this tensor, accumulating gradients into leaves' ``.grad``.
-
-        Parameters
-        ----------
-        gradient : array_like, optional
-            d(something)/d(self); required unless ``self`` has one element.
-        retain_graph : bool, optional
-            Keep saved values for another backward (defaults to ``create_graph``).
-        create_graph : bool
-            Record the backward pass itself, so the gradients can be differentiated.
-        """
-        _engine.backward((self,), (gradient,), retain_graph, create_graph)
-
     @staticmethod
     def _wrap(arr) -> Tensor:
         """A no-grad Tensor around an existing array (no copy)."""
@@ -283,44 +269,6 @@ class Tensor:
         t._node = None
         t.requires_grad = False
         return t
-
-    # --- in-place updates ----------------------------------------------------------------
-    def _inplace(self, opname: str, fn, ufunc, other):
-        """Shared body of ``t += v`` and friends.
-
-        While recording, the update is done out of place and the tensor is re-pointed at
-        the result (the old values the graph saved stay intact). Otherwise the array is
-        updated in place — unless a live graph saved it for backward, which is an error
-        naming that op.
-        """
-        if state.forward_level and _carries_tangent(self, other):
-            return self._repoint(fn(self, other))
-        other_rg = isinstance(other, Tensor) and other.requires_grad
-        if state.grad_enabled and (self.requires_grad or other_rg):
-            if self._node is None and self.requires_grad:
-                raise RuntimeError(
-                    f"in-place {opname} on a leaf tensor that requires grad: do parameter "
-                    "updates inside `with gg.no_grad():`"
-                )
-            return self._repoint(fn(self, other))
-        self._writable_or_raise(opname)
-        ufunc(self._data, as_array(other), out=self._data, casting="same_kind")
-        return self
-
-    def _repoint(self, result: Tensor) -> Tensor:
-        """Make this Tensor object stand for ``result`` (an in-place op done out of place).
-
-        The graph node and, in forward mode, the tangent come along, so ``t[i] = v`` and
-        ``t += v`` are differentiated like their out-of-place forms in both modes.
-        """
-        self._data, self._node, self.requires_grad = (
-            result._data, result._node, result.requires_grad)
-        level = getattr(result, "_level", 0)
-        if level or getattr(self, "_level", 0):
-            self._level = level
-            self._primal = result._primal if level else None
-            self._tangent = result._tangent if level else None
-        return self
 
     def _writable_or_raise(self, opname: str) -> None:
         arr = self._data
@@ -334,34 +282,6 @@ class Tensor:
                 "or update a copy"
             )
         raise RuntimeError(f"in-place {opname}: this tensor's array is read-only")
-
-    def __iadd__(self, other):
-        return self._inplace("add (+=)", _ops.add, np.add, other)
-
-    def __isub__(self, other):
-        return self._inplace("sub (-=)", _ops.sub, np.subtract, other)
-
-    def __imul__(self, other):
-        return self._inplace("mul (*=)", _ops.mul, np.multiply, other)
-
-    def __itruediv__(self, other):
-        return self._inplace("div (/=)", _ops.div, np.true_divide, other)
-
-    def __setitem__(self, index, value) -> None:
-        if state.forward_level and _carries_tangent(self, value):
-            self._repoint(_ops.index_put(self, index, value))
-            return
-        value_rg = isinstance(value, Tensor) and value.requires_grad
-        if state.grad_enabled and (self.requires_grad or value_rg):
-            if self._node is None and self.requires_grad:
-                raise RuntimeError(
-                    "index assignment on a leaf tensor that requires grad: do it inside "
-                    "`with gg.no_grad():`, or build a new tensor (gg.where, gg.concatenate)"
-                )
-            self._repoint(_ops.index_put(self, index, value))
-            return
-        self._writable_or_raise("index assignment")
-        self._data[_ops.unwrap_index(index)] = as_array(value)
 
     def zero_(self) -> Tensor:
         """Set every element to zero in place (outside any graph)."""
@@ -379,225 +299,6 @@ class Tensor:
         self._writable_or_raise("copy_")
         np.copyto(self._data, as_array(src), casting="same_kind")
         return self
-
-    # --- operators (each a one-line delegation to an op) -----------------------------------
-    def __add__(self, other):
-        return _apply(_ops.add, (self, other))
-
-    def __radd__(self, other):
-        return _apply(_ops.add, (other, self))
-
-    def __sub__(self, other):
-        return _apply(_ops.sub, (self, other))
-
-    def __rsub__(self, other):
-        return _apply(_ops.sub, (other, self))
-
-    def __mul__(self, other):
-        return _apply(_ops.mul, (self, other))
-
-    def __rmul__(self, other):
-        return _apply(_ops.mul, (other, self))
-
-    def __truediv__(self, other):
-        return _apply(_ops.div, (self, other))
-
-    def __rtruediv__(self, other):
-        return _apply(_ops.div, (other, self))
-
-    def __pow__(self, other):
-        return _apply(_ops.power, (self, other))
-
-    def __rpow__(self, other):
-        return _apply(_ops.power, (other, self))
-
-    def __matmul__(self, other):
-        return _apply(_ops.matmul, (self, other))
-
-    def __rmatmul__(self, other):
-        return _apply(_ops.matmul, (other, self))
-
-    def __neg__(self):
-        return _ops.neg(self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return _ops.abs(self)
-
-    def __getitem__(self, index):
-        return _ops.getitem(self, index)
-
-    def __lt__(self, other):
-        return _ops.less(self, other)
-
-    def __le__(self, other):
-        return _ops.less_equal(self, other)
-
-    def __gt__(self, other):
-        return _ops.greater(self, other)
-
-    def __ge__(self, other):
-        return _ops.greater_equal(self, other)
-
-    def __eq__(self, other):
-        return _ops.equal(self, other)
-
-    def __ne__(self, other):
-        return _ops.not_equal(self, other)
-
-    def __and__(self, other):
-        return _ops.logical_and(self, other)
-
-    def __rand__(self, other):
-        return _ops.logical_and(other, self)
-
-    def __or__(self, other):
-        return _ops.logical_or(self, other)
-
-    def __ror__(self, other):
-        return _ops.logical_or(other, self)
-
-    def __xor__(self, other):
-        return _ops.logical_xor(self, other)
-
-    def __invert__(self):
-        return _ops.logical_not(self)
-
-    # --- methods (NumPy names and signatures) ---------------------------------------------
-    def exp(self):
-        return _ops.exp(self)
-
-    def log(self):
-        return _ops.log(self)
-
-    def log1p(self):
-        return _ops.log1p(self)
-
-    def sqrt(self):
-        return _ops.sqrt(self)
-
-    def sin(self):
-        return _ops.sin(self)
-
-    def cos(self):
-        return _ops.cos(self)
-
-    def tanh(self):
-        return _ops.tanh(self)
-
-    def sigmoid(self):
-        return _ops.sigmoid(self)
-
-    def relu(self):
-        return _ops.relu(self)
-
-    def abs(self):
-        return _ops.abs(self)
-
-    def sign(self):
-        return _ops.sign(self)
-
-    def clip(self, min=None, max=None):  # noqa: A002  (NumPy's names)
-        return _ops.clip(self, min, max)
-
-    def maximum(self, other):
-        return _ops.maximum(self, other)
-
-    def minimum(self, other):
-        return _ops.minimum(self, other)
-
-    def sum(self, axis=None, keepdims=False):
-        return _ops.sum(self, axis, keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        return _ops.mean(self, axis, keepdims)
-
-    def max(self, axis=None, keepdims=False):
-        return _ops.max(self, axis, keepdims)
-
-    def min(self, axis=None, keepdims=False):
-        return _ops.min(self, axis, keepdims)
-
-    def prod(self, axis=None, keepdims=False):
-        return _ops.prod(self, axis, keepdims)
-
-    def var(self, axis=None, ddof=0, keepdims=False):
-        return _ops.var(self, axis, ddof, keepdims)
-
-    def std(self, axis=None, ddof=0, keepdims=False):
-        return _ops.std(self, axis, ddof, keepdims)
-
-    def logsumexp(self, axis=None, keepdims=False):
-        return _ops.logsumexp(self, axis, keepdims)
-
-    def argmax(self, axis=None, keepdims=False):
-        return _ops.argmax(self, axis, keepdims)
-
-    def argmin(self, axis=None, keepdims=False):
-        return _ops.argmin(self, axis, keepdims)
-
-    def any(self, axis=None, keepdims=False):
-        return Tensor._wrap(np.any(self._data, axis=axis, keepdims=keepdims))
-
-    def all(self, axis=None, keepdims=False):
-        return Tensor._wrap(np.all(self._data, axis=axis, keepdims=keepdims))
-
-    def reshape(self, *shape):
-        return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
-
-    def transpose(self, *axes):
-        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
-            axes = axes[0]
-        return _ops.transpose(self, axes or None)
-
-    @property
-    def T(self):
-        return _ops.transpose(self, None)
-
-    @property
-    def mT(self):
-        return _ops.swapaxes(self, -1, -2)
-
-    def swapaxes(self, axis1, axis2):
-        return _ops.swapaxes(self, axis1, axis2)
-
-    def squeeze(self, axis=None):
-        return _ops.squeeze(self, axis)
-
-    def expand_dims(self, axis):
-        return _ops.expand_dims(self, axis)
-
-    def broadcast_to(self, shape):
-        return _ops.broadcast_to(self, shape)
-
-    def flatten(self):
-        return _ops.flatten(self)
-
-    def ravel(self):
-        return _ops.flatten(self)
-
-    def astype(self, dtype):
-        return _ops.astype(self, dtype)
-
-    def matmul(self, other):
-        return _ops.matmul(self, other)
-
-    def dot(self, other):
-        return _ops.matmul(self, other)
-
-    # --- NumPy dispatch ------------------------------------------------------------------------
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        from .numpy_dispatch import array_ufunc
-
-        return array_ufunc(ufunc, method, inputs, kwargs)
-
-    def __array_function__(self, func, types, args, kwargs):
-        from .numpy_dispatch import array_function
-
-        return array_function(func, args, kwargs)
-
 
 class _HookHandle:
     """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
@@ -628,13 +329,3 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     tensor([1., 2.], requires_grad=True)
     """
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
-
-
-def _carries_tangent(a, b) -> bool:
-    """Whether either operand of an in-place op is a forward-mode dual."""
-    return bool(getattr(a, "_level", 0) or getattr(b, "_level", 0))
-
-
-from . import engine as _engine  # noqa: E402  (the engine imports Tensor from here)
-from . import ops as _ops  # noqa: E402  (ops import Tensor from this module)
-from .primitive import apply as _apply  # noqa: E402

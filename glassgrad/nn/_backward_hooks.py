@@ -8,8 +8,6 @@ as PyTorch does it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from ..autograd.function import Function
@@ -17,16 +15,13 @@ from ..engine import hook_name
 from ..primitive import as_gradient
 from ..tensor import Tensor
 
-if TYPE_CHECKING:
-    from .module import Module
-
 
 class _BackwardHookState:
     """One call of a module with backward hooks: where its input and output grads meet."""
 
     __slots__ = ("module", "n_args", "positions", "specs", "constants", "grad_output")
 
-    def __init__(self, module: Module, args: tuple) -> None:
+    def __init__(self, module, args: tuple) -> None:
         self.module = module
         self.n_args = len(args)
         self.positions = [i for i, a in enumerate(args)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..tensor import Tensor
+
 __all__ = [
     "less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "logical_and",
     "logical_or", "logical_xor", "logical_not",
@@ -13,8 +15,6 @@ __all__ = [
 
 def _compare(ufunc, name):
     def compare(x, y):
-        from ..tensor import Tensor
-
         a = x._data if isinstance(x, Tensor) else x
         b = y._data if isinstance(y, Tensor) else y
         try:
@@ -42,6 +42,4 @@ logical_xor = _compare(np.bitwise_xor, "logical_xor")
 
 def logical_not(x):
     """Elementwise NOT of a boolean tensor (``~t``); no gradient."""
-    from ..tensor import Tensor
-
     return Tensor._wrap(np.invert(x._data if isinstance(x, Tensor) else x))
