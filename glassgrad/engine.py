@@ -27,7 +27,7 @@ from .modes import state
 from .primitive import as_gradient
 from .tensor import Tensor
 
-__all__ = ["backward", "run_backward"]
+__all__ = ["backward", "run_backward", "observe_backward"]
 
 
 def _seed(root: Tensor, gradient, create_graph: bool):
@@ -134,6 +134,36 @@ def _backward_error(node: Node) -> RuntimeError:
     )
 
 
+class observe_backward:
+    """Context manager: call ``observer(node, g, gxs)`` for every node backward visits.
+
+    ``g`` is the total cotangent of the node's output, ``gxs`` one cotangent per input as
+    it flows on (already reduced to the input's shape; ``None`` where the input needs
+    no gradient). The instruments (step-by-step explain, gradient-flow statistics)
+    watch the real backward pass through this instead of re-implementing it. Per thread;
+    when no observer is set the backward pass pays nothing for it.
+
+    >>> import glassgrad as gg
+    >>> x = gg.ones(3, requires_grad=True)
+    >>> seen = []
+    >>> with gg.autograd.observe_backward(lambda node, g, gxs: seen.append(node.prim.name)):
+    ...     (x * 2).sum().backward()
+    >>> seen
+    ['sum', 'mul']
+    """
+
+    def __init__(self, observer) -> None:
+        self.observer = observer
+
+    def __enter__(self):
+        self.prev = state.backward_observer
+        state.backward_observer = self.observer
+        return self
+
+    def __exit__(self, *exc) -> None:
+        state.backward_observer = self.prev
+
+
 def run_backward(roots, seeds, retain_graph, create_graph, capture=None):
     """Propagate cotangents from ``roots``; returns totals for ``capture`` if given.
 
@@ -170,6 +200,7 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
     # instead of the heap (a long chain then never touches the heap at all).
     single = heappop(heap)[1] if len(heap) == 1 else None
     check = state.anomaly
+    observer = state.backward_observer
     grads_pop, grads_get = grads.pop, grads.get
     while True:
         if single is not None:
@@ -219,6 +250,10 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
                 n.release()
         if check:
             anomaly.check_backward(n, gxs)
+        if observer is not None:
+            observer(n, g, [None if p is None or gx is None else
+                            _fit(gx, p.shape if type(p) is Node else p._data.shape, n, gxs)
+                            for p, gx in zip(parents, gxs)])
 
         for p, gx in zip(parents, gxs):
             if p is None or gx is None:

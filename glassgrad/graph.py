@@ -12,7 +12,7 @@ import itertools
 
 import numpy as np
 
-__all__ = ["Node", "protect", "release", "saved_by", "guarded", "FREED"]
+__all__ = ["Node", "walk", "protect", "release", "saved_by", "guarded", "FREED"]
 
 
 _next_seq = itertools.count().__next__
@@ -112,6 +112,34 @@ class Node:
             except Exception:  # interpreter shutdown: module globals may be gone
                 pass
 
+
+
+def walk(roots) -> list:
+    """Every node that ``roots`` (Tensors or Nodes) depend on, in creation order.
+
+    The one traversal of a recorded graph outside the backward pass: pictures, the
+    step-by-step explanation and code generation all read the graph through it. Creation
+    order is a topological order (a node is made after the nodes of its inputs) and the
+    same on every run. Iterative, so a graph a million nodes deep is fine.
+    """
+    seen: dict = {}
+    stack = []
+    for r in roots:
+        node = r if isinstance(r, Node) else getattr(r, "_node", None)
+        if node is not None and node not in seen:
+            seen[node] = None
+            stack.append(node)
+    while stack:
+        node = stack.pop()
+        for p in node.parents:
+            if type(p) is Node and p not in seen:
+                seen[p] = None
+                stack.append(p)
+    return sorted(seen, key=_seq_of)
+
+
+def _seq_of(node: Node) -> int:
+    return node.seq
 
 
 # --- protection of saved arrays -----------------------------------------------------------

@@ -40,6 +40,7 @@ Variadic primitives (``concatenate``, ``einsum``) take their inputs as one tuple
 from __future__ import annotations
 
 import inspect
+import os
 
 import numpy as np
 
@@ -97,7 +98,22 @@ class Primitive:
                 self.save_all = False
 
     def __repr__(self) -> str:
-        return f"<primitive {self.name}>"
+        where = self.where()
+        return f"<primitive {self.name} ({where})>" if where else f"<primitive {self.name}>"
+
+    def where(self) -> str:
+        """``file:line`` of this primitive's VJP rules, so a live graph's backward is one
+        hop away: ``loss.grad_fn.prim`` prints where to read it."""
+        rules = self.vjp if self.per_input else (self.vjp,)
+        codes = [r.__code__ for r in rules if getattr(r, "__code__", None) is not None]
+        if not codes:
+            return ""
+        first = min(codes, key=lambda c: c.co_firstlineno)
+        path = first.co_filename
+        marker = os.sep + "glassgrad" + os.sep
+        if marker in path:  # show it from the package root, as a reader would look it up
+            path = "glassgrad" + os.sep + path.rsplit(marker, 1)[1]
+        return f"{path}:{first.co_firstlineno}"
 
     def __call__(self, *inputs):
         return apply(self, inputs)

@@ -1,7 +1,8 @@
 """``gg.autograd``: gradients on demand, custom Functions, and gradient checking."""
 
 from ..anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
-from ..graph import saved_by
+from ..engine import observe_backward
+from ..graph import saved_by, walk
 from .function import Function, FunctionCtx
 from .grad import grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_gradient
@@ -9,5 +10,5 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_gradi
 __all__ = [
     "grad", "Function", "FunctionCtx", "gradcheck", "gradgradcheck", "numerical_gradient",
     "GradcheckError", "detect_anomaly", "AnomalyError", "is_anomaly_enabled",
-    "saved_by",
+    "saved_by", "observe_backward", "walk",
 ]
