@@ -48,14 +48,24 @@ def _reduce(loss, reduction: str, name: str, denom=None):
 
 # --- cross-entropy from logits --------------------------------------------------------------
 
-def _lse(z, axis, stash):
+def _shifted(z, axis, stash):
+    """``(s, lse_s)``: the logits shifted by their max, ``s = z - max z``, and
+    ``lse_s = logsumexp(s)``.
+
+    Everything downstream uses the shifted values only: ``logsumexp(z) - z_y`` is
+    computed as ``lse_s - s_y``, never as the difference of two large numbers (float32
+    logits [[1e8, 1e8, 0]] would give a loss of 0 instead of log 2, and a softmax of
+    [1, 1, 0]). The max is a constant (logsumexp is shift-invariant), so on Tensors
+    (``create_graph``) ``s`` still carries the whole derivative.
+    """
     if stash is not None and stash.values is not None and is_array(z):
         return stash.values
+    m = np.max(_data(z), axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    s = z - m
     if is_array(z):
-        m = np.max(z, axis=axis, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0)
-        return np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True)) + m
-    return ops.logsumexp(z, axis, keepdims=True)
+        return s, np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
+    return s, ops.logsumexp(s, axis, keepdims=True)
 
 
 class _Targets:
@@ -93,6 +103,7 @@ class _Targets:
 @primitive(save="z")
 class cross_entropy_:
     """loss_i = w_{y_i} (logsumexp(z_i) - z_{i, y_i})  per sample (class axis ``axis``),
+    computed from the shifted logits s = z - max z as logsumexp(s_i) - s_{i, y_i},
     then summed, or summed and divided by sum_i w_{y_i} ('mean'), or kept ('none').
 
     -log softmax(z)_y = logsumexp(z) - z_y, and d logsumexp(z)/dz = softmax(z), so the
@@ -107,20 +118,20 @@ class cross_entropy_:
     """
 
     def forward(z, targets=None, axis=1, smoothing=0.0, reduction="mean", stash=None):
-        lse = _lse(z, axis, None)
+        s, lse = _shifted(z, axis, None)
         if stash is not None:
-            stash.values = lse
+            stash.values = s, lse
         t = targets
-        if z.ndim == 2 and axis == 1:
-            picked = z[np.arange(z.shape[0]), t.safe]
+        if s.ndim == 2 and axis == 1:
+            picked = s[np.arange(s.shape[0]), t.safe]
         else:
-            picked = np.take_along_axis(z, t.safe.reshape(t.eshape), axis).reshape(
+            picked = np.take_along_axis(s, t.safe.reshape(t.eshape), axis).reshape(
                 t.safe.shape)
         loss = lse.reshape(t.safe.shape) - picked
         if t.b is not None:
             loss *= t.b
         if smoothing:
-            spread = np.sum(t.w * (lse - z), axis=axis)
+            spread = np.sum(t.w * (lse - s), axis=axis)
             loss += (smoothing / z.shape[axis]) * spread * t.kept
         if reduction == "none":
             return loss
@@ -154,7 +165,8 @@ def _per_sample(g, t, reduction):
 
 def _ce_slope(z, t, axis, smoothing, stash):
     """d loss_i / d z_i = a softmax(z) - b onehot(y) - (eps/C) w, zero for ignored."""
-    softmax = np.exp(z - _lse(z, axis, stash))
+    s, lse = _shifted(z, axis, stash)
+    softmax = np.exp(s - lse)
     c = z.shape[axis]
     classes = np.arange(c).reshape(tuple(c if i == axis else 1 for i in range(len(t.eshape))))
     onehot = t.safe.reshape(t.eshape) == classes
