@@ -400,12 +400,14 @@ class minimum:
 @primitive(save="x lo hi")
 class clip:
     """out = min(max(x, lo), hi);  d out/dx = 1 where lo <= x <= hi, else 0;
-    d out/d lo = 1 where x < lo;  d out/d hi = 1 where x > hi.
+    d out/d lo = 1 where x < lo <= hi;  d out/d hi = 1 where x > hi or lo > hi.
 
     Inclusive at the bounds, as ``torch.clamp``. A bound may be None (open), a constant
-    or a Tensor (then it gets a gradient too).
-    VJP: gx = g * [lo <= x <= hi],  g_lo = g * [x < lo],  g_hi = g * [x > hi].
-    JVP: t_out = tx * [lo <= x <= hi] + t_lo * [x < lo] + t_hi * [x > hi].
+    or a Tensor (then it gets a gradient too). Where lo > hi the output is hi whatever
+    x is (the min is taken last), so the whole gradient goes to hi there.
+    VJP: gx = g * [lo <= x <= hi],  g_lo = g * [x < lo <= hi],
+         g_hi = g * [x > hi or lo > hi].
+    JVP: t_out = tx * [lo <= x <= hi] + t_lo * [x < lo <= hi] + t_hi * [x > hi or lo > hi].
     """
 
     def forward(x, lo, hi):
@@ -415,19 +417,29 @@ class clip:
         return np.where(_inside(x, lo, hi), g, 0)
 
     def vjp_lo(g, out, x, lo, hi):
-        return np.where(x < lo, g, 0)
+        return np.where(_at_lo(x, lo, hi), g, 0)
 
     def vjp_hi(g, out, x, lo, hi):
-        return np.where(x > hi, g, 0)
+        return np.where(_at_hi(x, lo, hi), g, 0)
 
     def jvp_x(tx, out, x, lo, hi):
         return np.where(_inside(x, lo, hi), tx, 0)
 
     def jvp_lo(tlo, out, x, lo, hi):
-        return np.where(x < lo, tlo, 0)
+        return np.where(_at_lo(x, lo, hi), tlo, 0)
 
     def jvp_hi(thi, out, x, lo, hi):
-        return np.where(x > hi, thi, 0)
+        return np.where(_at_hi(x, lo, hi), thi, 0)
+
+
+def _at_lo(x, lo, hi):
+    """Where clip's output is the lower bound: x below it, and the bounds in order."""
+    return x < lo if hi is None else (x < lo) & (lo <= hi)
+
+
+def _at_hi(x, lo, hi):
+    """Where clip's output is the upper bound: x above it, or lo > hi (hi wins)."""
+    return x > hi if lo is None else (x > hi) | (lo > hi)
 
 
 def _inside(x, lo, hi):
