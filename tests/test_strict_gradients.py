@@ -222,3 +222,51 @@ def test_optimizers_with_nan_gradients_match_torch_without_warnings(name, kwargs
             opt_t.step()
     np.testing.assert_array_equal(np.isnan(p.data), np.isnan(pt.detach().numpy()))
     np.testing.assert_allclose(p.data, pt.detach().numpy(), rtol=1e-6)
+
+
+# --- load_state_dict is all or nothing ---------------------------------------------------
+
+
+def test_failed_load_state_dict_changes_nothing():
+    model = gg.nn.Sequential(gg.nn.Linear(3, 4), gg.nn.Tanh(), gg.nn.Linear(4, 2))
+    before = {k: np.array(v.data) for k, v in model.state_dict().items()}
+    new = {k: np.full(v.shape, 7.0, np.float32) for k, v in before.items()}
+    # a live graph holds the *last* layer's weight (saved by its matmul)
+    out = model[2](gg.ones((1, 4)))
+    with pytest.raises(RuntimeError) as info:
+        model.load_state_dict(new)
+    assert "2.weight" in str(info.value) and "backward of" in str(info.value)
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v.data, before[k], err_msg=k)
+    del out  # graph dropped: now it loads
+    model.load_state_dict(new)
+    assert all(np.all(v.data == 7.0) for v in model.state_dict().values())
+
+
+# --- layer input dtypes -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("in_dtype", [np.int64, np.float64, np.bool_])
+@pytest.mark.parametrize("layer", ["linear", "conv2d"])
+def test_layer_refuses_an_input_of_another_dtype_as_torch(layer, in_dtype):
+    if layer == "linear":
+        ours, theirs, shape = gg.nn.Linear(3, 2), torch.nn.Linear(3, 2), (4, 3)
+    else:
+        ours, theirs = gg.nn.Conv2d(1, 2, 3), torch.nn.Conv2d(1, 2, 3)
+        shape = (1, 1, 5, 5)
+    x = np.ones(shape, in_dtype)
+    with pytest.raises(RuntimeError):
+        theirs(torch.tensor(x))
+    with pytest.raises(TypeError) as info:
+        ours(gg.tensor(x))
+    msg = str(info.value)
+    assert type(ours).__name__ in msg and str(np.dtype(in_dtype)) in msg
+    assert "float32" in msg and "x.astype(np.float32)" in msg
+    with pytest.raises(TypeError):
+        ours(x)  # a raw array too
+
+
+def test_float64_layer_takes_float64_input():
+    layer = gg.nn.Linear(3, 2).to(np.float64)
+    out = layer(gg.tensor(np.ones((4, 3))))
+    assert out.dtype == np.float64

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..primitive import OpError, apply, primitive
-from ._stash import Stash, call, is_array, release_stash, shape_of
+from ._stash import Stash, call, check_input_dtype, is_array, release_stash, shape_of
 
 __all__ = ["im2col", "col2im", "conv2d", "out_size", "pair"]
 
@@ -262,6 +262,7 @@ def conv2d_checked(x, weight, bias, stride, padding, who):
     """Check the input against the weight, then apply the primitive (stride and padding
     already pairs). ``who`` names the caller in errors (the op, or a layer)."""
     xs, ws = shape_of(x), shape_of(weight)
+    check_input_dtype(who, x, weight)
     if len(xs) != 4:
         raise OpError(f"{who}: input must be 4-D (N, C, H, W), got shape {xs}" + (
             "; for one image add a batch axis: x.reshape(1, *x.shape)" if len(xs) == 3

@@ -54,6 +54,23 @@ def shape_of(v) -> tuple:
     return tuple(shape) if shape is not None else np.shape(v)
 
 
+def check_input_dtype(who: str, x, weight) -> None:
+    """A layer's input must have its weight's dtype, as in PyTorch.
+
+    NumPy would promote silently (an int64 or float64 batch into a float32 layer gives a
+    float64 output and float64 gradient arithmetic); PyTorch raises, and so do we.
+    """
+    xd = getattr(x, "dtype", None)
+    if xd is None:
+        xd = np.result_type(x)
+    wd = weight.dtype
+    if xd != wd:
+        raise TypeError(
+            f"{who}: the input has dtype {xd} but the layer's weight has dtype {wd}; "
+            f"convert the input with x.astype(np.{wd}) (or the layer with .to({wd}))"
+        )
+
+
 def call(prim, inputs: tuple, params: tuple):
     """Run ``prim`` on arrays directly, or record it when any input is a Tensor.
 

@@ -19,6 +19,7 @@ from .. import creation, dtypes
 from ..ops import where
 from ..tensor import Tensor
 from . import init
+from ._stash import check_input_dtype
 from .module import Module, Parameter
 
 __all__ = ["Linear", "Identity", "Flatten", "Residual", "Dropout", "Embedding"]
@@ -81,6 +82,7 @@ class Linear(Module):
                 f"the input's last dimension must be {self.in_features}, got input shape "
                 f"{tuple(x.shape)}"
             )
+        check_input_dtype(repr(self), x, self.weight)
         out = x @ self.weight.T
         if self.bias is not None:
             out = out + self.bias

@@ -17,8 +17,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from .. import dtypes, grad_mode
+from .. import dtypes
 from ..graph import saved_by
+from ..modes import state as modes
 from ..tensor import Tensor, _check_grad_dtype, _to_array
 from ._backward_hooks import _BackwardHookState
 
@@ -470,8 +471,14 @@ class Module:
                 )
             elif arr.dtype.kind not in "biuf":
                 errors.append(f"{key}: cannot load a value of dtype {arr.dtype}")
+            elif not _writable(target._data):
+                op = saved_by(target._data)
+                why = f"a live graph saved it for the backward of {op}" if op else \
+                    "its array is read-only"
+                errors.append(f"{key}: load_state_dict cannot overwrite it in place: {why}; call "
+                              "backward() first, or drop that graph")
             else:
-                pending.append((key, target, arr))
+                pending.append((target, arr))
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: "
@@ -484,8 +491,9 @@ class Module:
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                 + "\n\t".join(errors)
             )
-        for key, target, arr in pending:
-            target._writable_or_raise(f"load_state_dict ({key})")
+        # Nothing is copied until every entry passed every check above: a failed load
+        # leaves the module exactly as it was.
+        for target, arr in pending:
             # In place (and cast to the target's dtype, as torch's copy_): whoever holds
             # the Parameter object sees the new values.
             np.copyto(target._data, arr, casting="unsafe")
@@ -538,7 +546,7 @@ class Module:
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
         state = None
-        if self._backward_hooks and grad_mode.enabled:
+        if self._backward_hooks and modes.grad_enabled:
             state = _BackwardHookState(self, args)
             args = state.wrap_inputs(args)
         output = self.forward(*args, **kwargs)
