@@ -71,7 +71,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 f"grad: output {i} does not require grad (it does not depend on any input "
                 "that requires grad)"
             )
-        roots.append(out)
+        # a root that is itself a leaf (an identity function) is known to the graph by
+        # the same key as an input: the leaf under a forward-mode dual
+        roots.append(out if out._node is not None else _graph_key(out))
         seeds.append(_seed(out, go, create_graph))
     keys = [_graph_key(t) for t in inputs]
     capture = dict.fromkeys(keys)

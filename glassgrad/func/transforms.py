@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import functools
+import threading
+import weakref
 
 import numpy as np
 
 from .. import forward, grad_mode
 from ..autograd.grad import grad as autograd_grad
+from ..graph import Node, walk
 from ..modes import state
 from ..ops import reshape, stack
 from ..tensor import Tensor
@@ -66,15 +69,63 @@ def _bind(f, args, nums):
 
 # --- reverse mode ------------------------------------------------------------------------------
 
-def _nested(primals) -> bool:
-    """Whether an enclosing transform will differentiate through this one.
+# Whether a transform is nested inside another one (or inside the user's own graph) is
+# a property of the whole computation, not of the transform's own inputs: a closed-over
+# tensor, an argument outside ``argnums`` or a cotangent may carry an enclosing
+# transform's derivative. Every transform makes its own leaves to differentiate with
+# respect to; they are remembered here, so "does this result depend on anything outside
+# me?" can be answered by walking its graph:
+#
+# * leaves made by transforms (weakly: they die with their graphs), and
+# * per thread, the stack of the leaf sets of the transforms running now. A leaf in an
+#   *enclosing* transform's set is outside; a leaf of a transform that has finished is
+#   that transform's private business, as is our own.
+# (keyed by id: a Tensor's == is elementwise; an entry dies with its leaf, so an id is
+# never mistaken for a later object's)
+_transform_leaves: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_frames = threading.local()
 
-    Then the inputs are used as they are (so the enclosing graph stays connected) and the
-    backward pass is recorded (``create_graph``); otherwise fresh leaves and a plain,
-    fast backward.
-    """
+
+def _running() -> list:
+    stack = getattr(_frames, "stack", None)
+    if stack is None:
+        stack = _frames.stack = []
+    return stack
+
+
+def _needs_outside(primals) -> bool:
+    """What is known before running ``f``: we are inside forward mode, or an input
+    already carries an outer derivative."""
     return state.forward_level > 0 or any(
-        isinstance(p, Tensor) and p.requires_grad for p in primals)
+        isinstance(p, Tensor) and (p.requires_grad or forward.level_of(p)) for p in primals)
+
+
+def _depends_on_outside(tensors, depth: int) -> bool:
+    """Whether ``tensors`` depend on a leaf that requires grad and is not private to
+    the transforms at ``depth`` and deeper: a user's leaf, or an enclosing transform's."""
+    enclosing = set()
+    for frame in _running()[:depth]:
+        enclosing.update(frame)
+    leaves, nodes = [], []
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            continue
+        if forward.level_of(t):
+            return True
+        if t._node is not None:
+            nodes.append(t._node)
+        elif t.requires_grad:
+            leaves.append(t)
+    for node in walk(nodes):
+        leaves.extend(p for p in node.parents if p is not None and type(p) is not Node)
+    return any(id(leaf) in enclosing or _transform_leaves.get(id(leaf)) is not leaf
+               for leaf in leaves)
+
+
+def _detached(tree):
+    """The values of a transform's results without any graph (a top-level call)."""
+    flat, rebuild = _flatten(tree)
+    return rebuild([Tensor._wrap(t._data) for t in flat])
 
 
 def _fresh_leaf(x: Tensor) -> Tensor:
@@ -85,7 +136,14 @@ def _fresh_leaf(x: Tensor) -> Tensor:
     if leaf.dtype.kind != "f":
         raise TypeError(f"cannot differentiate with respect to a {leaf.dtype} input")
     leaf.requires_grad = True
+    _transform_leaves[id(leaf)] = leaf
     return leaf
+
+
+def _leaf_under(x: Tensor) -> Tensor:
+    while forward.level_of(x):
+        x = x._primal
+    return x
 
 
 def vjp(f, *primals):
@@ -98,11 +156,20 @@ def vjp(f, *primals):
     >>> vjp_fn(gg.ones(2))   # (cos(x),)
     """
     primals = tuple(_as_tensor(p) for p in primals)
-    nested = _nested(primals)
+    nested = _needs_outside(primals)
     xs = tuple(p if nested and p.requires_grad else _fresh_leaf(p) for p in primals)
-    with grad_mode.enable_grad():
-        out = f(*xs)
+    running = _running()
+    depth = len(running)
+    running.append({id(_leaf_under(x)) for x in xs})
+    try:
+        with grad_mode.enable_grad():
+            out = f(*xs)
+    finally:
+        running.pop()
     flat_out, rebuild = _flatten(out)
+    # A closed-over tensor or an argument outside argnums may carry an outer derivative:
+    # then the backward must be recorded for the enclosing transform to differentiate.
+    nested = nested or _depends_on_outside(flat_out, depth)
 
     def vjp_fn(*cotangents):
         ct = cotangents[0] if len(cotangents) == 1 else cotangents
@@ -120,9 +187,12 @@ def vjp(f, *primals):
                 seeds.append(v)
         if not roots:
             return tuple(_zeros_like(x) for x in xs)
+        # a cotangent that carries a derivative (jacrev of vjp_fn) needs the backward
+        # recorded as well
+        record = nested or any(v.requires_grad or forward.level_of(v) for v in flat_ct)
         with grad_mode.enable_grad():
             grads = autograd_grad(roots, xs, grad_outputs=seeds, retain_graph=True,
-                                  create_graph=nested, allow_unused=True)
+                                  create_graph=record, allow_unused=True)
         return tuple(_zeros_like(x) if g is None else g for g, x in zip(grads, xs))
 
     if not nested:
@@ -263,6 +333,9 @@ def jacfwd(f, argnums=0):
 
 def _jvp_partial(f, args, tangents):
     """jvp with tangents on some arguments only (None: that argument is held fixed)."""
+    top = not _needs_outside(args) and not _needs_outside(
+        [t for t in tangents if isinstance(t, Tensor)])
+    depth = len(_running())
     lvl = forward.enter()
     try:
         duals = [forward.make_dual(x, t, lvl) for x, t in zip(args, tangents)]
@@ -271,7 +344,12 @@ def _jvp_partial(f, args, tangents):
         pairs = [forward.unpack(o, lvl) for o in flat]
     finally:
         forward.exit(lvl)
-    return rebuild([p for p, _ in pairs]), rebuild([t for _, t in pairs])
+    primal_out, tangent_out = rebuild([p for p, _ in pairs]), rebuild([t for _, t in pairs])
+    if top and not _depends_on_outside([x for pair in pairs for x in pair], depth):
+        # Forward-over-reverse inside (hessian) recorded graphs on private leaves only:
+        # none of it may leak into the caller's results.
+        return _detached(primal_out), _detached(tangent_out)
+    return primal_out, tangent_out
 
 
 def _assemble(rows, out_shape, in_shape, dtype):
