@@ -110,22 +110,10 @@ def apply_dual(prim, inputs, params, apply):
         tans = [None if t is None else t._data for t in tangents]
     else:
         vals, outv, tans = primals, out, tangents
-    if prim.variadic:
-        filled = [t if t is not None else np.zeros(np.shape(v), dtype=np.result_type(v))
-                  for t, v in zip(tans, vals)]
-        t_out = prim.jvp(filled, outv, vals, *params)
-    elif isinstance(prim.jvp, tuple):
-        t_out = None
-        for rule, t in zip(prim.jvp, tans):
-            if t is None:
-                continue
-            if rule is None:
-                raise NotImplementedError(f"forward mode: {prim.name} has no JVP rule for "
-                                          "one of its inputs")
-            term = rule(t, outv, *vals, *params)
-            t_out = term if t_out is None else t_out + term
-    else:
-        t_out = prim.jvp(*tans, outv, *vals, *params)
+    # As in the backward pass: our rules at singular points give the right inf/NaN
+    # tangents, without NumPy warnings about our own arithmetic.
+    with np.errstate(all="ignore"):
+        t_out = _run_jvp(prim, tans, outv, vals, params)
     if t_out is None:
         return out
     if raw:
@@ -149,6 +137,26 @@ def apply_dual(prim, inputs, params, apply):
         # only happens while both modes are active, and the cycle collector frees it.)
         node._extra().duals = (inputs, t_out, lvl)
     return _dual(out, t_out, lvl)
+
+
+def _run_jvp(prim, tans, outv, vals, params):
+    """The output tangent from ``prim``'s JVP rule(s); None when no input has one."""
+    if prim.variadic:
+        filled = [t if t is not None else np.zeros(np.shape(v), dtype=np.result_type(v))
+                  for t, v in zip(tans, vals)]
+        return prim.jvp(filled, outv, vals, *params)
+    if isinstance(prim.jvp, tuple):
+        t_out = None
+        for rule, t in zip(prim.jvp, tans):
+            if t is None:
+                continue
+            if rule is None:
+                raise NotImplementedError(f"forward mode: {prim.name} has no JVP rule for "
+                                          "one of its inputs")
+            term = rule(t, outv, *vals, *params)
+            t_out = term if t_out is None else t_out + term
+        return t_out
+    return prim.jvp(*tans, outv, *vals, *params)
 
 
 def saved_duals(node: Node, out, ins):

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from .. import ops
+from ..ops.reduction import log_sum_exp_shifted, max_shift
 from ..primitive import OpError, apply, primitive
 from ._stash import is_array, shape_of
 
@@ -132,10 +133,9 @@ def softplus(input, beta=1.0, threshold=20.0):  # noqa: A002  (PyTorch's names)
 # --- softmax and log-softmax --------------------------------------------------------------------
 
 def _log_softmax_array(x, axis):
-    m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)
-    shifted = x - m
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    with np.errstate(over="ignore"):  # x - max below -max_float is -inf: exp gives 0
+        shifted = x - max_shift(x, axis)
+    return shifted - log_sum_exp_shifted(shifted, axis)
 
 
 @primitive(save="out")
@@ -253,7 +253,11 @@ def gelu(input, approximate="none"):  # noqa: A002
     if approximate == "none":
         return input * (0.5 + 0.5 * erf(input * (1 / math.sqrt(2.0))))
     if approximate == "tanh":
-        inner = (input + 0.044715 * input * input * input) * math.sqrt(2.0 / math.pi)
+        # Beyond |x| = 1e4 the tanh is exactly +-1 (its argument exceeds 3e10), so the
+        # cubic may see a clipped x: the same value and gradient, and no overflow of
+        # x**3 in float32 (above about 7e12) to warn about.
+        xc = ops.clip(input, -1e4, 1e4)
+        inner = (xc + 0.044715 * xc * xc * xc) * math.sqrt(2.0 / math.pi)
         return input * (0.5 + 0.5 * ops.tanh(inner))
     raise OpError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 

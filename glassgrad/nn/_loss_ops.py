@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 
 from .. import ops
+from ..ops.reduction import log_sum_exp_shifted, max_shift
 from ..primitive import OpError, apply, primitive
 from ..tensor import Tensor
 from ._activation_ops import _sigmoid, softplus_
@@ -60,11 +61,9 @@ def _shifted(z, axis, stash):
     """
     if stash is not None and stash.values is not None and is_array(z):
         return stash.values
-    m = np.max(_data(z), axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)
-    s = z - m
+    s = z - max_shift(_data(z), axis)
     if is_array(z):
-        return s, np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
+        return s, log_sum_exp_shifted(s, axis)
     return s, ops.logsumexp(s, axis, keepdims=True)
 
 

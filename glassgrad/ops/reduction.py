@@ -7,6 +7,8 @@ re-inserts the reduced axes with :func:`_keep` before broadcasting back.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..broadcast import expand_to
@@ -15,6 +17,22 @@ from ..primitive import OpError, apply, primitive
 __all__ = [
     "sum", "mean", "max", "min", "prod", "logsumexp", "var", "std", "argmax", "argmin",
 ]
+
+
+# --- the one stable log-sum-exp (logsumexp, softmax, log_softmax, cross_entropy) --------
+
+def max_shift(x, axis):
+    """The max of ``x`` over ``axis`` (kept as size 1), 0 where it is not finite or the
+    axis is empty: subtracting it keeps every exp in (0, 1] and changes no log-sum-exp."""
+    m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+    return np.where(np.isfinite(m), m, 0)
+
+
+def log_sum_exp_shifted(s, axis):
+    """``log(sum(exp(s)))`` over ``axis`` (kept) for max-shifted ``s``; -inf over an empty
+    axis (the log of an empty sum), with no warning: that is the answer, not an accident."""
+    with np.errstate(divide="ignore"):
+        return np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
 
 
 def _axes(name, x, axis):
@@ -75,6 +93,8 @@ class mean_:
 
     def vjp(g, out, x, axes=None, keepdims=False, shape=None):
         n = _count(shape, axes)
+        if n == 0:  # an empty input: its (empty) gradient, without dividing by 0
+            return (expand_to(_keep(g, axes, keepdims, shape) * 0, shape),)
         return (expand_to(_keep(g, axes, keepdims, shape) / n, shape),)
 
     def jvp(tx, out, x, axes=None, keepdims=False, shape=None):
@@ -144,9 +164,8 @@ class logsumexp_:
     """
 
     def forward(x, axes=None, keepdims=False, shape=None):
-        m = np.max(x, axis=axes, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0)
-        s = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
+        m = max_shift(x, axes)
+        s = log_sum_exp_shifted(x - m, axes) + m
         return s if keepdims else np.squeeze(s, axis=axes)
 
     def vjp(g, out, x, axes=None, keepdims=False, shape=None):
@@ -187,6 +206,8 @@ def _prod_others(x, axes):
     moved = np.transpose(x, order)
     lead = moved.shape[: len(rest)]
     k = _count(x.shape, axes)
+    if k == 0:  # an empty group: no elements, no gradient entries
+        return x * 0
     flat = moved.reshape(lead + (k,))
     if isinstance(flat, np.ndarray):
         ones = np.ones(lead + (1,), dtype=flat.dtype)
@@ -202,19 +223,88 @@ def _prod_others(x, axes):
     return np.transpose(others.reshape(moved.shape), tuple(back))
 
 
+def _deviations(x, axes):
+    """``(d, scale)`` with ``x - mean(x) = scale * d`` over ``axes``, computed exactly
+    enough that identical values give d = 0 and huge finite values do not overflow.
+
+    x is divided by a power of two near its largest magnitude (exact in floating point),
+    so |x / scale| <= 1 and no square below can overflow; the first element is subtracted
+    before the mean is taken, so a group of equal values has deviations of exactly 0
+    (the mean of N copies of 0.1 in float32 is not 0.1, and the rounding error would
+    give std a gradient of +-1/N instead of 0).
+    """
+    if not isinstance(x, np.ndarray):  # Tensors (create_graph): the plain textbook form
+        return x - np.mean(x, axis=axes, keepdims=True), 1.0
+    if x.size == 0:
+        return np.zeros_like(x), np.ones((), x.dtype)
+    peak = np.max(np.abs(x), axis=axes, keepdims=True) if x.size else np.ones(())
+    peak = np.where(np.isfinite(peak) & (peak > 0), peak, 1)
+    # 2**(e-1) <= peak < 2**e; 2**(e-1) itself is representable even for the largest
+    # finite peak, and |x / scale| < 2
+    scale = np.ldexp(np.ones((), x.dtype), np.frexp(peak)[1] - 1).astype(x.dtype)
+    y = x / scale
+    first = y[tuple(slice(0, 1) if a in axes else slice(None) for a in range(y.ndim))]
+    y = y - first
+    return y - np.mean(y, axis=axes, keepdims=True), scale
+
+
+def _sum_squares(d, axes, keepdims):
+    return np.sum(d * d, axis=axes, keepdims=keepdims)
+
+
+@primitive(save="x out")
+class var_:
+    """out = sum((x - mean)**2) / (N - ddof);  d out/dx_i = 2 (x_i - mean) / (N - ddof).
+
+    (d/dx_i of the sum of squares is 2 (x_i - mean): the mean's own dependence on x_i
+    cancels because the deviations sum to zero.) Computed from scaled deviations (see
+    ``_deviations``): exact 0 for equal values, finite wherever the variance is.
+    VJP: gx = g * 2 (x - mean) / (N - ddof).
+    JVP: t_out = sum(tx * 2 (x - mean)) / (N - ddof).
+    """
+
+    def forward(x, axes=None, keepdims=False, shape=None, ddof=0):
+        d, scale = _deviations(x, axes)
+        n = _count(shape, axes) - ddof
+        with np.errstate(invalid="ignore", divide="ignore"):  # n <= 0: NaN, as NumPy
+            squares = _sum_squares(d, axes, True) / n
+            return _unkeep(squares * scale * scale, axes, keepdims)
+
+    def vjp(g, out, x, axes=None, keepdims=False, shape=None, ddof=0):
+        return (_keep(g, axes, keepdims, shape) * _var_slope(x, axes, shape, ddof),)
+
+    def jvp(tx, out, x, axes=None, keepdims=False, shape=None, ddof=0):
+        return np.sum(tx * _var_slope(x, axes, shape, ddof), axis=axes, keepdims=keepdims)
+
+
+def _var_slope(x, axes, shape, ddof):
+    d, scale = _deviations(x, axes)
+    with np.errstate(divide="ignore", invalid="ignore"):  # no degrees of freedom: NaN
+        return d * (scale * np.divide(2.0, _count(shape, axes) - ddof))
+
+
+def _unkeep(v, axes, keepdims):
+    return v if keepdims or not axes else np.squeeze(v, axis=axes)
+
+
 @primitive(save="x out")
 class std_:
     """out = sqrt(sum((x - mean)**2) / (N - ddof));  d out/dx_i = (x_i - mean) / ((N - ddof) out).
 
     (d/dx_i of the sum of squares is 2 (x_i - mean): the mean's own dependence on x_i
     cancels because the deviations sum to zero.) Where out = 0 every x is equal and the
-    gradient is taken as 0, as PyTorch does, instead of 0/0.
+    gradient is taken as 0, as PyTorch does, instead of 0/0. Computed from scaled
+    deviations (see ``_deviations``): exactly 0 for equal values, and finite for huge
+    finite inputs (1e20 in float32) whose squares would overflow.
     VJP: gx = g * (x - mean) / ((N - ddof) out), 0 where out = 0.
     JVP: t_out = sum(tx * (x - mean)) / ((N - ddof) out).
     """
 
     def forward(x, axes=None, keepdims=False, shape=None, ddof=0):
-        return np.std(x, axis=axes, ddof=ddof, keepdims=keepdims)
+        d, scale = _deviations(x, axes)
+        n = _count(shape, axes) - ddof
+        with np.errstate(invalid="ignore", divide="ignore"):  # n <= 0: NaN, as NumPy
+            return _unkeep(np.sqrt(_sum_squares(d, axes, True) / n) * scale, axes, keepdims)
 
     def vjp(g, out, x, axes=None, keepdims=False, shape=None, ddof=0):
         return (_keep(g, axes, keepdims, shape) * _std_slope(out, x, axes, keepdims, shape,
@@ -226,16 +316,25 @@ class std_:
 
 
 def _std_slope(out, x, axes, keepdims, shape, ddof):
-    """d std / dx: (x - mean) / ((N - ddof) std), with 0 where std is 0."""
-    out_k = _keep(out, axes, keepdims, shape)
+    """d std / dx: (x - mean) / ((N - ddof) std), with 0 where std is 0.
+
+    With x - mean = scale d and std = scale s, the slope is d / ((N - ddof) s): the
+    scale cancels, so huge inputs give finite slopes."""
+    d, scale = _deviations(x, axes)
+    out_k = _keep(out, axes, keepdims, shape) / scale
     zero = out_k == 0
-    centered = x - np.mean(x, axis=axes, keepdims=True)
-    return np.where(zero, 0, centered / ((_count(shape, axes) - ddof) * np.where(zero, 1, out_k)))
+    return np.where(zero, 0, d / ((_count(shape, axes) - ddof) * np.where(zero, 1, out_k)))
 
 
 # --- public wrappers -----------------------------------------------------------------------
 
+def _operand(x):
+    """A Python number or list as an array (``gg.mean(0.5)``), as NumPy accepts them."""
+    return x if hasattr(x, "_data") or isinstance(x, np.ndarray) else np.asarray(x)
+
+
 def _reduce(prim, name, x, axis, keepdims):
+    x = _operand(x)
     axes = _axes(name, x, axis)
     shape = np.shape(x._data if hasattr(x, "_data") else x)
     return apply(prim, (x,), (axes, bool(keepdims), shape))
@@ -276,32 +375,35 @@ def logsumexp(x, axis=None, keepdims=False):
 def var(x, axis=None, ddof=0, keepdims=False):
     """Variance over ``axis`` with ``ddof`` delta degrees of freedom (NumPy's default 0).
 
-    A composite: mean((x - mean(x))**2) * N / (N - ddof); its gradient,
-    2 (x - mean) / (N - ddof), comes from the rules of its parts.
+    Stable for huge finite inputs and exactly 0 (gradient 0) for equal values. With no
+    degrees of freedom left (N - ddof <= 0) the result is NaN with a RuntimeWarning, as
+    NumPy gives.
     """
-    axes = _axes("var", x, axis)
-    shape = np.shape(x._data if hasattr(x, "_data") else x)
-    n = _count(shape, axes)
-    if n - ddof <= 0:
-        raise OpError(f"var: {n} elements with ddof={ddof} leave no degrees of freedom")
-    centered = x - mean(x, axes, keepdims=True)
-    return sum(centered * centered, axes, keepdims) * (1.0 / (n - ddof))
+    return _spread(var_, "var", x, axis, ddof, keepdims)
 
 
 def std(x, axis=None, ddof=0, keepdims=False):
     """Standard deviation ``sqrt(var(x, axis, ddof))``; gradient 0 where it is 0."""
-    axes = _axes("std", x, axis)
+    return _spread(std_, "std", x, axis, ddof, keepdims)
+
+
+def _spread(prim, name, x, axis, ddof, keepdims):
+    x = _operand(x)
+    axes = _axes(name, x, axis)
     shape = np.shape(x._data if hasattr(x, "_data") else x)
     if _count(shape, axes) - ddof <= 0:
-        raise OpError(f"std: {_count(shape, axes)} elements with ddof={ddof} leave no "
-                      "degrees of freedom")
-    return apply(std_, (x,), (axes, bool(keepdims), shape, ddof))
+        warnings.warn(f"{name}: degrees of freedom <= 0 ({_count(shape, axes)} elements, "
+                      f"ddof={ddof}); the result is NaN", RuntimeWarning, stacklevel=3)
+    return apply(prim, (x,), (axes, bool(keepdims), shape, ddof))
 
 
 def _check_nonempty(name, x, axis):
+    """max/min over an empty axis has no value (NumPy raises too); a zero-length axis
+    that is not reduced is fine: the result is empty along it."""
     shape = np.shape(x._data if hasattr(x, "_data") else x)
-    if 0 in shape:
-        raise OpError(f"{name}: zero-size input of shape {shape} has no {name}imum")
+    if any(shape[a] == 0 for a in _axes(name, x, axis)):
+        raise OpError(f"{name}: the reduced axes of an input of shape {shape} are empty, "
+                      f"so it has no {name}imum")
 
 
 def argmax(x, axis=None, keepdims=False):
