@@ -13,6 +13,7 @@ import numpy as np
 
 from ..broadcast import expand_to
 from ..primitive import OpError, apply, primitive
+from ..tensor import Tensor
 
 __all__ = [
     "sum", "mean", "max", "min", "prod", "logsumexp", "var", "std", "argmax", "argmin",
@@ -408,15 +409,11 @@ def _check_nonempty(name, x, axis):
 
 def argmax(x, axis=None, keepdims=False):
     """Index of the maximum (an integer tensor, no gradient)."""
-    from ..tensor import Tensor
-
     data = x._data if isinstance(x, Tensor) else np.asarray(x)
     return Tensor._wrap(np.argmax(data, axis=axis, keepdims=keepdims))
 
 
 def argmin(x, axis=None, keepdims=False):
     """Index of the minimum (an integer tensor, no gradient)."""
-    from ..tensor import Tensor
-
     data = x._data if isinstance(x, Tensor) else np.asarray(x)
     return Tensor._wrap(np.argmin(data, axis=axis, keepdims=keepdims))
