@@ -463,6 +463,11 @@ for _variant, _g, _t in [
     row("transpose", _variant, _g, _t, _X)
 row("transpose", ".T-2d", lambda x: x.T, lambda x: x.t(), [(3, 5)])
 row("transpose", ".T-1d", lambda x: x.T, lambda x: x, [(4,)])
+# axes as one int (1-d input), as np.transpose(a, 0); negative axes in a list
+row("transpose", "fn(x,int)-1d", lambda x: gg.transpose(x, 0), lambda x: x.permute(0), [(4,)])
+row("transpose", "fn(x,-1)-1d", lambda x: gg.transpose(x, -1), lambda x: x.permute(-1), [(4,)])
+row("transpose", "fn(x,[neg])", lambda x: gg.transpose(x, [-1, -3, 1]),
+    lambda x: x.permute(2, 0, 1), [(2, 3, 4)])
 row("swapaxes", "method(0,2)", lambda x: x.swapaxes(0, 2), lambda x: x.swapaxes(0, 2), _X)
 row("swapaxes", "fn(-1,1)", lambda x: gg.swapaxes(x, -1, 1), lambda x: x.swapaxes(-1, 1), _X)
 
@@ -535,6 +540,32 @@ for _variant, _g, _t, _s in [
     ("mask-from-comparison", lambda x: x[x > 0], lambda x: x[x > 0], [(4, 5)]),
 ]:
     row("getitem", _variant, _g, _t, _s, NONZERO if "comparison" in _variant else REAL)
+
+
+# ``y[index] = v`` on a non-leaf (the index_put op): values and gradients to x and v
+def _setitem(index, clone):
+    def f(x, v):
+        y = clone(x)
+        y[index] = v
+        return y
+
+    return f
+
+
+for _variant, _ix, _vs in [
+    ("int", 0, (4,)),
+    ("int-broadcast", 0, (1,)),
+    ("slice", slice(1, 3), (2, 4)),
+    # v with extra leading length-1 axes, which NumPy and PyTorch drop
+    ("int-lead-1s", 0, (1, 1, 4)),
+    ("slice-lead-1", slice(1, 3), (1, 2, 4)),
+    ("slice-lead-1s-broadcast", slice(1, 3), (1, 1, 1, 4)),
+    ("int-array-lead-1", np.array([2, 0]), (1, 2, 4)),
+]:
+    row("setitem", _variant, _setitem(_ix, lambda x: x * 1.0),
+        _setitem(torch.tensor(_ix) if isinstance(_ix, np.ndarray) else _ix,
+                 lambda x: x.clone()),
+        [(3, 4), _vs])
 
 # ---- joining, padding, splitting --------------------------------------------------
 row("concatenate", "axis=0-default", lambda x, y: gg.concatenate([x, y]),
@@ -612,6 +643,12 @@ for _sub, _shapes in [
     ("ij->ji", [(3, 4)]),
     ("ij->j", [(3, 4)]),
     ("ii->i", [(4, 4)]),
+    # a letter repeated three or more times in one operand: any diagonal, any count
+    ("iii->i", [(3, 3, 3)]),
+    ("iiij->j", [(2, 2, 2, 4)]),
+    ("iii->", [(3, 3, 3)]),
+    ("iij,j->i", [(3, 3, 4), (4,)]),
+    ("iji,jj->ij", [(3, 2, 3), (2, 2)]),
     ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]),
     ("ij,jk", [(3, 4), (4, 2)]),  # implicit output
     ("...ij,...jk->...ik", [(2, 3, 4), (2, 4, 2)]),

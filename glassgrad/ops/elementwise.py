@@ -12,12 +12,23 @@ from __future__ import annotations
 import numpy as np
 
 from ..primitive import apply, primitive
+from ..tensor import Tensor
 
 __all__ = [
     "add", "sub", "mul", "div", "power", "neg", "abs", "exp", "log", "log1p", "sqrt",
     "sin", "cos", "tanh", "sigmoid", "relu", "maximum", "minimum", "clip", "where",
     "sign", "astype",
 ]
+
+
+def _quiet():
+    """NumPy error state for a rule's own arithmetic at a singular point.
+
+    A rule that divides by 0 or takes log(0) there does it on purpose: the inf (or NaN)
+    is the derivative's value, as in PyTorch, so NumPy's RuntimeWarning would be noise.
+    Only rules use it; a forward warns about the user's values as NumPy does.
+    """
+    return np.errstate(divide="ignore", invalid="ignore")
 
 
 # --- arithmetic ------------------------------------------------------------------------
@@ -92,60 +103,83 @@ class mul:
 class div:
     """out = x / y;  d out/dx = 1/y,  d out/dy = -x/y**2 = -out/y  (quotient rule).
 
+    At y = 0 the slopes are ±inf (NaN for 0/0), as in PyTorch; the forward warned about
+    the user's division by zero, the rules do not warn again about their own.
     VJP: gx = g / y, gy = -g * out / y.     JVP: t_out = (tx - out * ty) / y.
     """
 
     forward = np.true_divide
 
     def vjp_x(g, out, x, y):
-        return g / y
+        with _quiet():
+            return g / y
 
     def vjp_y(g, out, x, y):
-        return -g * out / y
+        with _quiet():
+            return -g * out / y
 
     def jvp_x(tx, out, x, y):
-        return tx / y
+        with _quiet():
+            return tx / y
 
     def jvp_y(ty, out, x, y):
-        return -out * ty / y
+        with _quiet():
+            return -out * ty / y
 
 
 @primitive(save="x y out")
 class power:
     """out = x ** y;  d out/dx = y * x**(y-1),  d out/dy = x**y * log(x) = out * log(x).
 
-    VJP: gx = g * y * x**(y-1) (0 where y == 0, so x**0 has gradient 0 even at x = 0),
-    gy = g * out * log(x) (taken as 0 where x == 0, the limit for y > 0, as PyTorch).
+    At the singular points the values are PyTorch's:
+    d out/dx is 0 wherever y == 0 (x**0 is the constant 1), also at x = 0 and x = ±inf
+    where y * x**(y-1) would be 0 * inf;  d out/dy is 0 where x == 0 and y >= 0 (the
+    limit from x > 0 for y > 0), while for x == 0 and y < 0 it is out * log(0) = ±inf.
+    VJP: gx = g * y * x**(y-1),  gy = g * out * log(x)  (with those conventions).
     JVP: t_out = tx * y * x**(y-1) + ty * out * log(x).
     """
 
     forward = np.power
 
     def vjp_x(g, out, x, y):
-        return g * y * x ** _lowered(y)
+        with _quiet():
+            return g * _dpow_dx(x, y)
 
     def vjp_y(g, out, x, y):
-        return g * _out_log_x(out, x)
+        with _quiet():
+            return g * _dpow_dy(out, x, y)
 
     def jvp_x(tx, out, x, y):
-        return tx * y * x ** _lowered(y)
+        with _quiet():
+            return tx * _dpow_dx(x, y)
 
     def jvp_y(ty, out, x, y):
-        return ty * _out_log_x(out, x)
+        with _quiet():
+            return ty * _dpow_dy(out, x, y)
 
 
-def _lowered(y):
-    """y - 1, except 1 where y == 0: there the factor y makes the term 0 anyway, and
-    x**(0 - 1) would be inf at x = 0 (0 * inf = NaN)."""
-    if isinstance(y, (int, float)):
-        return 1 if y == 0 else y - 1
-    return np.where(y == 0, 1, y - 1)
+def _dpow_dx(x, y):
+    """y * x**(y-1), and 0 wherever y == 0.
+
+    Where y == 0 the power taken is x**1 instead of x**-1: the term is masked anyway,
+    and x**-1 at x = 0 would be inf, whose 0 * inf = NaN would leak into the second
+    derivative through the mask. x**(y-1) for y < 1 at x = 0 is inf on purpose (the
+    slope of sqrt at 0, say): the rules call this under ``_quiet``.
+    """
+    if isinstance(y, (int, float)):  # a constant exponent, as in x**2
+        return np.zeros_like(x) if y == 0 else y * x ** (y - 1)
+    return np.where(y == 0, 0, y * x ** np.where(y == 0, 1, y - 1))
 
 
-def _out_log_x(out, x):
-    """out * log(x), with 0 where x == 0 (and no warning computing log(0))."""
-    safe = np.where(x == 0, 1, x)
-    return np.where(x == 0, 0, out * np.log(safe))
+def _dpow_dy(out, x, y):
+    """out * log(x), and 0 where x == 0 and y >= 0 (as PyTorch).
+
+    log is taken of 1 where the result is masked (no log(0) there, so no NaN leaks into
+    second derivatives); log(0) = -inf for y < 0 and log of a negative base = NaN are
+    the answer (the rules call this under ``_quiet``).
+    """
+    zero = np.logical_and(x == 0, y >= 0)
+    return np.where(zero, 0, out * np.log(np.where(zero, 1, x)))
 
 
 @primitive()
@@ -197,23 +231,25 @@ class exp:
 
 @primitive(save="x")
 class log:
-    """out = ln x;  d out/dx = 1/x.
+    """out = ln x;  d out/dx = 1/x  (inf at x = 0, as PyTorch, without a warning).
 
     VJP: gx = g / x.     JVP: t_out = tx / x.
     """
 
-    forward = np.log
+    forward = np.log  # log(0) and log(-1) warn: those are the user's values
 
     def vjp(g, out, x):
-        return (g / x,)
+        with _quiet():
+            return (g / x,)
 
     def jvp(tx, out, x):
-        return tx / x
+        with _quiet():
+            return tx / x
 
 
 @primitive(save="x")
 class log1p:
-    """out = ln(1 + x), accurate for tiny x;  d out/dx = 1/(1 + x).
+    """out = ln(1 + x), accurate for tiny x;  d out/dx = 1/(1 + x)  (inf at x = -1).
 
     VJP: gx = g / (1 + x).     JVP: t_out = tx / (1 + x).
     """
@@ -221,26 +257,30 @@ class log1p:
     forward = np.log1p
 
     def vjp(g, out, x):
-        return (g / (1 + x),)
+        with _quiet():
+            return (g / (1 + x),)
 
     def jvp(tx, out, x):
-        return tx / (1 + x)
+        with _quiet():
+            return tx / (1 + x)
 
 
 @primitive(save="out")
 class sqrt:
-    """out = sqrt(x);  d out/dx = 1/(2 sqrt(x)) = 1/(2 out).
+    """out = sqrt(x);  d out/dx = 1/(2 sqrt(x)) = 1/(2 out)  (inf at x = 0, as PyTorch).
 
     VJP: gx = g / (2 out).     JVP: t_out = tx / (2 out).
     """
 
-    forward = np.sqrt
+    forward = np.sqrt  # sqrt(-1) warns: the user's value
 
     def vjp(g, out, x):
-        return (g / (2 * out),)
+        with _quiet():  # the slope at 0 is inf on purpose
+            return (g / (2 * out),)
 
     def jvp(tx, out, x):
-        return tx / (2 * out)
+        with _quiet():
+            return tx / (2 * out)
 
 
 @primitive(save="x")
@@ -508,8 +548,6 @@ def clip(x, min=None, max=None):  # noqa: A002  (NumPy's argument names)
 
 def where(cond, x, y):
     """Pick ``x`` where ``cond`` is true, else ``y`` (NumPy broadcasting)."""
-    from ..tensor import Tensor
-
     c = cond._data if isinstance(cond, Tensor) else np.asarray(cond)
     if c.dtype != np.bool_:
         c = c.astype(bool)

@@ -89,26 +89,35 @@ class scatter_add:
 class index_put_:
     """out = x with out[index] = v;  the overwritten x elements no longer matter.
 
-    VJP: gx = g with zeros at ``index``;  gv = g[index] (summed to v's shape).
-    JVP: t_out = tx with t_out[index] = tv.
+    v may have more axes than ``x[index]`` if the extra ones lead and have length 1
+    (NumPy and PyTorch drop them): ``t[0] = v`` with t (3, 4) and v (1, 1, 4).
+    VJP: gx = g with zeros at ``index``;  gv = g[index], given v's leading 1-axes back
+    (then summed to v's shape by the engine).
+    JVP: t_out = tx with t_out[index] = tv (tv's extra leading 1-axes dropped).
     """
 
-    def forward(x, v, index=None):
+    def forward(x, v, index=None, vndim=0):
         out = np.array(x, copy=True, dtype=np.result_type(x, v))
         out[index] = v
         return out
 
-    def vjp_x(g, out, x, v, index=None):
+    def vjp_x(g, out, x, v, index=None, vndim=0):
         return g * _kept_mask(g.shape, index)
 
-    def vjp_v(g, out, x, v, index=None):
-        return g[index]
+    def vjp_v(g, out, x, v, index=None, vndim=0):
+        gv = g[index]
+        extra = vndim - gv.ndim
+        return gv.reshape((1,) * extra + gv.shape) if extra > 0 else gv
 
-    def jvp_x(tx, out, x, v, index=None):
+    def jvp_x(tx, out, x, v, index=None, vndim=0):
         return tx * _kept_mask(tx.shape, index)
 
-    def jvp_v(tv, out, x, v, index=None):
-        return _scatter_into_zeros(np.broadcast_to(tv, out[index].shape), index, out.shape)
+    def jvp_v(tv, out, x, v, index=None, vndim=0):
+        target = out[index].shape
+        extra = tv.ndim - len(target)
+        if extra > 0:  # leading axes of length 1 (the forward checked)
+            tv = tv.reshape(tv.shape[extra:])
+        return _scatter_into_zeros(np.broadcast_to(tv, target), index, out.shape)
 
 
 def _kept_mask(shape, index):
@@ -126,4 +135,5 @@ def getitem(x, index):
 
 def index_put(x, index, value):
     """A new tensor equal to ``x`` except ``out[index] = value`` (used by ``t[i] = v``)."""
-    return apply(index_put_, (x, value), (unwrap_index(index),))
+    vndim = np.ndim(value._data if hasattr(value, "_data") else value)
+    return apply(index_put_, (x, value), (unwrap_index(index), vndim))

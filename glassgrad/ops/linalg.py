@@ -73,6 +73,9 @@ class matmul:
         return OpError(f"matmul: batch shapes of {xs} and {ys} cannot be broadcast together")
 
 
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
 def _parse(subscripts: str, ndims: list):
     """Explicit per-operand subscripts and output, with any '...' spelled out in letters.
 
@@ -89,7 +92,7 @@ def _parse(subscripts: str, ndims: list):
     if any(c.isupper() for c in spec):
         raise NotImplementedError("einsum: use lower-case subscripts")
     used = set(spec)
-    fresh = [c for c in "abcdefghijklmnopqrstuvwxyz" if c not in used]
+    fresh = [c for c in _LETTERS if c not in used]
     width = max([nd - len(p.replace("...", "")) for p, nd in zip(parts, ndims) if "..." in p],
                 default=0)
     if width > len(fresh):
@@ -116,8 +119,8 @@ class einsum_:
     all the other operands, producing x_k's letters.
     VJP: gx_k = einsum("out,others->k", g, others).
     Letters that only x_k has (summed over in the forward) get the gradient broadcast
-    along them; a letter repeated inside one operand (a diagonal) is re-expanded with an
-    identity mask.
+    along them; a letter repeated inside one operand ('ii', 'iii': a diagonal) is spread
+    back onto that diagonal with one identity matrix per extra repeat.
     JVP: t_out = sum_k einsum(spec, x_1, .., t_k, .., x_n).
     """
 
@@ -154,21 +157,28 @@ def _einsum_grad(g, xs, parts, out_sub, k):
     )
     if len(unique) == len(target):
         return r.transpose(tuple(unique.index(c) for c in target)) if unique != target else r
-    # a repeated letter (a diagonal): spread the gradient back onto it with an identity
-    # matrix per repeated letter, whose second index is a fresh letter.
+    # A letter repeated inside x_k (a diagonal, 'ii', 'iii', ...): the forward read only
+    # the elements whose indices agree, so the gradient goes back onto that diagonal and
+    # is 0 elsewhere. Every repeat after the first gets a fresh letter t and an identity
+    # matrix eye[c, t]; their product is 1 exactly where all the copies of c agree, for
+    # any number of repeats ('iii' -> 'iab' with eye[i, a] and eye[i, b]).
     used = set("".join(parts) + out_sub)
-    fresh = iter(c for c in "abcdefghijklmnopqrstuvwxyz" if c not in used)
-    twin, seen, marked = {}, set(), []
+    fresh = iter(c for c in _LETTERS if c not in used)
+    marked, eyes, specs, seen = [], [], [], set()
     for c in target:
-        if c in seen:
-            twin.setdefault(c, next(fresh))
-            marked.append(twin[c])
-        else:
-            marked.append(c)
+        if c not in seen:
             seen.add(c)
-    spec_back = unique + "".join("," + c + t for c, t in twin.items())
-    eyes = [np.eye(sizes[c], dtype=xs[k].dtype) for c in twin]
-    return np.einsum(spec_back + "->" + "".join(marked), r, *eyes)
+            marked.append(c)
+            continue
+        t = next(fresh, None)
+        if t is None:
+            raise OpError(f"einsum: too many repeated subscripts in {target!r} to "
+                          "differentiate (no free letters left)")
+        marked.append(t)
+        specs.append(c + t)
+        eyes.append(np.eye(sizes[c], dtype=xs[k].dtype))
+    spec_back = ",".join([unique] + specs) + "->" + "".join(marked)
+    return np.einsum(spec_back, r, *eyes)
 
 
 def einsum(subscripts: str, *operands):

@@ -7,10 +7,13 @@ broadcast_to sums over what it stretched, concatenate slices the pieces back out
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from ..broadcast import sum_to
 from ..primitive import OpError, apply, primitive
+from .indexing import getitem
 
 __all__ = [
     "reshape", "transpose", "swapaxes", "squeeze", "expand_dims", "broadcast_to",
@@ -134,15 +137,43 @@ def flatten(x):
 
 
 def transpose(x, axes=None):
-    """Permute the axes (reverse them when ``axes`` is None), as ``np.transpose``."""
-    ndim = len(_shape(x))
+    """Permute the axes (reverse them when ``axes`` is None), as ``np.transpose``.
+
+    ``axes`` is a permutation of the axes, as a sequence or (for a 1-d input) an int;
+    negative axes count from the end.
+
+    >>> import glassgrad as gg
+    >>> gg.transpose(gg.zeros((2, 3, 4)), (2, 0, -2)).shape
+    (4, 2, 3)
+    """
+    shape = _shape(x)
+    ndim = len(shape)
     if axes is None:
         axes = tuple(range(ndim))[::-1]
     else:
-        axes = tuple(int(a) % ndim if ndim else int(a) for a in axes)
-        if sorted(axes) != list(range(ndim)):
-            raise OpError(f"transpose: axes {axes} are not a permutation of {ndim} axes")
+        axes = _axes_list("transpose", axes, shape)
+        if len(axes) != ndim:
+            raise OpError(f"transpose: axes {axes} don't match an input of shape {shape} "
+                          f"({ndim} axes)")
+        axes = tuple(a % ndim for a in axes)
+        if len(set(axes)) != ndim:
+            raise OpError(f"transpose: axes {axes} repeat an axis (input shape {shape})")
     return apply(transpose_, (x,), (axes,))
+
+
+def _axes_list(op, axes, shape):
+    """``axes`` (an int or a sequence of ints) as a tuple of ints, each in range."""
+    items = (axes,) if isinstance(axes, (int, np.integer)) else tuple(axes)
+    try:
+        items = tuple(operator.index(a) for a in items)
+    except TypeError:
+        raise TypeError(f"{op}: axes must be integers, got {axes!r}") from None
+    ndim = len(shape)
+    for a in items:
+        if not -ndim <= a < ndim:
+            raise OpError(f"{op}: axis {a} is out of range for an input of shape {shape} "
+                          f"(valid: {-ndim} to {ndim - 1})")
+    return items
 
 
 def swapaxes(x, axis1, axis2):
@@ -238,8 +269,6 @@ def split(x, indices_or_sections, axis=0):
     ``indices_or_sections`` is a number of equal pieces or a list of cut indices.
     Each piece is a slice of ``x``, so gradients flow back through indexing.
     """
-    from .indexing import getitem
-
     shape = _shape(x)
     axis = int(axis) % len(shape)
     n = shape[axis]
