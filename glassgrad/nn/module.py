@@ -93,6 +93,13 @@ def _writable(arr: np.ndarray) -> bool:
     return arr.flags.writeable and saved_by(arr) is None
 
 
+def _root(arr: np.ndarray) -> np.ndarray:
+    """The array that owns ``arr``'s memory (``arr`` itself unless it is a view)."""
+    while isinstance(arr.base, np.ndarray):
+        arr = arr.base
+    return arr
+
+
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
@@ -463,7 +470,11 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            arr = value._data if isinstance(value, Tensor) else np.asarray(value)
+            try:
+                arr = value._data if isinstance(value, Tensor) else np.asarray(value)
+            except (ValueError, TypeError) as err:  # e.g. a ragged nested list
+                errors.append(f"{key}: cannot convert the value to an array ({err})")
+                continue
             if arr.shape != target.shape:
                 errors.append(
                     f"size mismatch for {key}: copying a value of shape {arr.shape} from "
@@ -492,7 +503,13 @@ class Module:
                 + "\n\t".join(errors)
             )
         # Nothing is copied until every entry passed every check above: a failed load
-        # leaves the module exactly as it was.
+        # leaves the module exactly as it was. A value that shares memory with one of
+        # our own arrays (a state dict that swaps two layers) is copied out first, so
+        # every target gets the value it had at the call, whatever the order.
+        # (torch copies one by one; there both swapped layers end up equal.)
+        ours = {id(_root(t._data)) for t, _ in pending}
+        pending = [(t, arr.copy() if arr is not t._data and id(_root(arr)) in ours else arr)
+                   for t, arr in pending]
         for target, arr in pending:
             # In place (and cast to the target's dtype, as torch's copy_): whoever holds
             # the Parameter object sees the new values.
