@@ -21,16 +21,6 @@ __all__ = [
 ]
 
 
-def _quiet():
-    """NumPy error state for a rule's own arithmetic at a singular point.
-
-    A rule that divides by 0 or takes log(0) there does it on purpose: the inf (or NaN)
-    is the derivative's value, as in PyTorch, so NumPy's RuntimeWarning would be noise.
-    Only rules use it; a forward warns about the user's values as NumPy does.
-    """
-    return np.errstate(divide="ignore", invalid="ignore")
-
-
 # --- arithmetic ------------------------------------------------------------------------
 
 @primitive()
@@ -111,20 +101,16 @@ class div:
     forward = np.true_divide
 
     def vjp_x(g, out, x, y):
-        with _quiet():
-            return g / y
+        return g / y
 
     def vjp_y(g, out, x, y):
-        with _quiet():
-            return -g * out / y
+        return -g * out / y
 
     def jvp_x(tx, out, x, y):
-        with _quiet():
-            return tx / y
+        return tx / y
 
     def jvp_y(ty, out, x, y):
-        with _quiet():
-            return -out * ty / y
+        return -out * ty / y
 
 
 @primitive(save="x y out")
@@ -142,20 +128,16 @@ class power:
     forward = np.power
 
     def vjp_x(g, out, x, y):
-        with _quiet():
-            return g * _dpow_dx(x, y)
+        return g * _dpow_dx(x, y)
 
     def vjp_y(g, out, x, y):
-        with _quiet():
-            return g * _dpow_dy(out, x, y)
+        return g * _dpow_dy(out, x, y)
 
     def jvp_x(tx, out, x, y):
-        with _quiet():
-            return tx * _dpow_dx(x, y)
+        return tx * _dpow_dx(x, y)
 
     def jvp_y(ty, out, x, y):
-        with _quiet():
-            return ty * _dpow_dy(out, x, y)
+        return ty * _dpow_dy(out, x, y)
 
 
 def _dpow_dx(x, y):
@@ -164,7 +146,7 @@ def _dpow_dx(x, y):
     Where y == 0 the power taken is x**1 instead of x**-1: the term is masked anyway,
     and x**-1 at x = 0 would be inf, whose 0 * inf = NaN would leak into the second
     derivative through the mask. x**(y-1) for y < 1 at x = 0 is inf on purpose (the
-    slope of sqrt at 0, say): the rules call this under ``_quiet``.
+    slope of sqrt at 0, say): the engine runs rules under np.errstate(all='ignore').
     """
     if isinstance(y, (int, float)):  # a constant exponent, as in x**2
         return np.zeros_like(x) if y == 0 else y * x ** (y - 1)
@@ -176,7 +158,7 @@ def _dpow_dy(out, x, y):
 
     log is taken of 1 where the result is masked (no log(0) there, so no NaN leaks into
     second derivatives); log(0) = -inf for y < 0 and log of a negative base = NaN are
-    the answer (the rules call this under ``_quiet``).
+    the answer (the engine runs rules under np.errstate(all='ignore')).
     """
     zero = np.logical_and(x == 0, y >= 0)
     return np.where(zero, 0, out * np.log(np.where(zero, 1, x)))
@@ -239,12 +221,10 @@ class log:
     forward = np.log  # log(0) and log(-1) warn: those are the user's values
 
     def vjp(g, out, x):
-        with _quiet():
-            return (g / x,)
+        return (g / x,)
 
     def jvp(tx, out, x):
-        with _quiet():
-            return tx / x
+        return tx / x
 
 
 @primitive(save="x")
@@ -257,12 +237,10 @@ class log1p:
     forward = np.log1p
 
     def vjp(g, out, x):
-        with _quiet():
-            return (g / (1 + x),)
+        return (g / (1 + x),)
 
     def jvp(tx, out, x):
-        with _quiet():
-            return tx / (1 + x)
+        return tx / (1 + x)
 
 
 @primitive(save="out")
@@ -275,12 +253,10 @@ class sqrt:
     forward = np.sqrt  # sqrt(-1) warns: the user's value
 
     def vjp(g, out, x):
-        with _quiet():  # the slope at 0 is inf on purpose
-            return (g / (2 * out),)
+        return (g / (2 * out),)
 
     def jvp(tx, out, x):
-        with _quiet():
-            return tx / (2 * out)
+        return tx / (2 * out)
 
 
 @primitive(save="x")
