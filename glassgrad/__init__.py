@@ -85,7 +85,7 @@ from .ops import (
     where,
 )
 from .primitive import OpError
-from .serialization import load, save
+from .serialization import CheckpointError, load, save
 from .tape import GradientTape
 from .tensor import Tensor, tensor
 
@@ -96,7 +96,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "tensor", "GradientTape", "autograd", "func", "nn", "optim", "data", "OpError",
-    "save", "load",
+    "save", "load", "CheckpointError",
     "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "eye", "randn", "rand",
     "manual_seed", "default_generator", "set_default_dtype", "get_default_dtype",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",

@@ -270,3 +270,18 @@ def test_float64_layer_takes_float64_input():
     layer = gg.nn.Linear(3, 2).to(np.float64)
     out = layer(gg.tensor(np.ones((4, 3))))
     assert out.dtype == np.float64
+
+
+def test_functional_linear_refuses_mixed_dtypes_as_torch():
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.linear(torch.ones(2, 3, dtype=torch.float64), torch.ones(4, 3))
+    with pytest.raises(TypeError, match="linear: the input has dtype float64"):
+        gg.nn.functional.linear(gg.tensor(np.ones((2, 3))), gg.ones((4, 3)))
+
+
+def test_checkpoint_error_is_exported_and_a_value_error(tmp_path):
+    path = tmp_path / "empty.npz"
+    path.write_bytes(b"")
+    with pytest.raises(gg.CheckpointError, match="empty.npz"):
+        gg.load(path)
+    assert issubclass(gg.CheckpointError, ValueError)

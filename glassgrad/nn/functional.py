@@ -47,7 +47,7 @@ from ._loss_ops import (
 )
 from ._norm_ops import batch_norm, layer_norm
 from ._pool_ops import avg_pool2d, max_pool2d
-from ._stash import shape_of
+from ._stash import check_input_dtype, shape_of
 
 __all__ = [
     "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "softplus",
@@ -100,6 +100,7 @@ def linear(input, weight, bias=None):  # noqa: A002
         raise OpError(f"linear: input of shape {xshape} does not fit a weight of shape "
                       f"{wshape} (out_features, in_features): the input's last dimension "
                       f"must be {wshape[1] if len(wshape) == 2 else 'in_features'}")
+    check_input_dtype("linear", input, weight)
     out = ops.matmul(input, ops.transpose(weight))
     return out if bias is None else out + bias
 
