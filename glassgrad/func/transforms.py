@@ -93,11 +93,18 @@ def _running() -> list:
     return stack
 
 
+def _in_forward(tensors) -> bool:
+    """Whether forward mode is on or one of ``tensors`` is a dual: then the backward
+    must run on Tensors (``create_graph``) for the tangents to flow through it, whatever
+    the grad mode."""
+    return state.forward_level > 0 or any(forward.level_of(t) for t in tensors)
+
+
 def _needs_outside(primals) -> bool:
     """What is known before running ``f``: we are inside forward mode, or an input
-    already carries an outer derivative."""
-    return state.forward_level > 0 or any(
-        isinstance(p, Tensor) and (p.requires_grad or forward.level_of(p)) for p in primals)
+    already carries an outer derivative (reverse mode counts only with grad mode on)."""
+    return _in_forward(primals) or state.grad_enabled and any(
+        isinstance(p, Tensor) and p.requires_grad for p in primals)
 
 
 def _depends_on_outside(tensors, depth: int) -> bool:
@@ -140,6 +147,16 @@ def _fresh_leaf(x: Tensor) -> Tensor:
     return leaf
 
 
+def _alias(x: Tensor) -> Tensor:
+    """A new node on ``x`` (an identity op): what a nested transform differentiates
+    with respect to when ``x`` is already in an enclosing graph. Differentiating with
+    respect to ``x`` itself would also count the paths through closures that use ``x``
+    directly: ``grad(lambda x: grad(lambda y: y * y * x)(x))`` must give d/dx 2x^2 = 4x,
+    not d/dx 3x^2 (perturbation confusion)."""
+    with grad_mode.enable_grad():
+        return reshape(x, x.shape)
+
+
 def _leaf_under(x: Tensor) -> Tensor:
     while forward.level_of(x):
         x = x._primal
@@ -156,8 +173,11 @@ def vjp(f, *primals):
     >>> vjp_fn(gg.ones(2))   # (cos(x),)
     """
     primals = tuple(_as_tensor(p) for p in primals)
+    # With grad mode off an enclosing graph is not recorded (as torch.func): the
+    # transform still differentiates, but its results connect to nothing outside.
+    outer_grad = state.grad_enabled
     nested = _needs_outside(primals)
-    xs = tuple(p if nested and p.requires_grad else _fresh_leaf(p) for p in primals)
+    xs = tuple(_alias(p) if nested and p.requires_grad else _fresh_leaf(p) for p in primals)
     running = _running()
     depth = len(running)
     running.append({id(_leaf_under(x)) for x in xs})
@@ -169,7 +189,7 @@ def vjp(f, *primals):
     flat_out, rebuild = _flatten(out)
     # A closed-over tensor or an argument outside argnums may carry an outer derivative:
     # then the backward must be recorded for the enclosing transform to differentiate.
-    nested = nested or _depends_on_outside(flat_out, depth)
+    nested = nested or outer_grad and _depends_on_outside(flat_out, depth)
 
     def vjp_fn(*cotangents):
         ct = cotangents[0] if len(cotangents) == 1 else cotangents
@@ -187,9 +207,10 @@ def vjp(f, *primals):
                 seeds.append(v)
         if not roots:
             return tuple(_zeros_like(x) for x in xs)
-        # a cotangent that carries a derivative (jacrev of vjp_fn) needs the backward
-        # recorded as well
-        record = nested or any(v.requires_grad or forward.level_of(v) for v in flat_ct)
+        # a cotangent that carries a derivative (jacrev or jacfwd of vjp_fn) needs the
+        # backward recorded as well
+        record = nested or any(forward.level_of(v) for v in flat_ct) or (
+            state.grad_enabled and any(v.requires_grad for v in flat_ct))
         with grad_mode.enable_grad():
             grads = autograd_grad(roots, xs, grad_outputs=seeds, retain_graph=True,
                                   create_graph=record, allow_unused=True)
