@@ -11,9 +11,19 @@ primal and a tangent that may themselves be duals of a lower level, and the JVP 
 run on Tensors, so the lower levels differentiate the rule computations themselves.
 A dual also behaves as its primal for reverse mode (same array, same graph node), which
 is what forward-over-reverse (``hessian``) needs.
+
+A level is an identity, not a depth: every ``enter`` takes a new number (increasing, so
+an inner level always has a larger one than the levels around it), and a level that
+has closed is never opened again. A graph recorded inside a jvp keeps the duals of its
+saved values; when a backward pass meets them later, inside *another* jvp, their closed
+level must not be mistaken for the one now open (perturbation confusion), so duals of
+closed levels are read as their primals.
 """
 
 from __future__ import annotations
+
+import itertools
+import threading
 
 import numpy as np
 
@@ -24,6 +34,18 @@ from .tensor import Tensor
 __all__ = ["current_level", "enter", "exit", "make_dual", "unpack", "apply_dual"]
 
 
+_next_level = itertools.count(1).__next__  # shared by all threads: numbers never repeat
+_threads = threading.local()
+
+
+def _open() -> list:
+    """This thread's open levels, outermost first."""
+    levels = getattr(_threads, "levels", None)
+    if levels is None:
+        levels = _threads.levels = []
+    return levels
+
+
 def current_level() -> int:
     """The innermost open forward level of this thread; 0 when forward mode is off."""
     return state.forward_level
@@ -31,12 +53,24 @@ def current_level() -> int:
 
 def enter() -> int:
     """Open a new (innermost) forward level in this thread and return its number."""
-    state.forward_level += 1
-    return state.forward_level
+    lvl = _next_level()
+    _open().append(lvl)
+    state.forward_level = lvl
+    return lvl
 
 
 def exit(lvl: int) -> None:  # noqa: A001  (pairs with enter)
-    state.forward_level = lvl - 1
+    levels = _open()
+    while levels and levels[-1] >= lvl:  # lvl and any inner level left open by an error
+        levels.pop()
+    state.forward_level = levels[-1] if levels else 0
+
+
+def _live(x):
+    """``x`` without the duals of levels that have closed (only their primal is live)."""
+    while level_of(x) and level_of(x) not in _open():
+        x = x._primal
+    return x
 
 
 def level_of(x) -> int:
@@ -79,6 +113,10 @@ def _dual(primal: Tensor, tangent, lvl: int) -> Tensor:
 
 def unpack(x, lvl: int):
     """(primal, tangent) of ``x`` at level ``lvl``; the tangent is zeros if it has none."""
+    while level_of(x) > lvl:
+        # lvl is the innermost open level, so this one has closed (a dual saved by a
+        # graph recorded inside an inner jvp, met again by a backward pass)
+        x = x._primal
     if level_of(x) == lvl:
         return x._primal, x._tangent
     zeros = Tensor._wrap(np.zeros(x.shape, dtype=x.dtype))
@@ -90,6 +128,12 @@ def apply_dual(prim, inputs, params, apply):
     lvl = max(level_of(x) for x in inputs)
     if lvl == 0:
         return None  # no duals among the inputs: the caller applies normally
+    if lvl != state.forward_level and lvl not in _open():
+        # a dual of a closed level (kept by a closure or a saved graph): a constant now
+        inputs = [_live(x) for x in inputs]
+        lvl = max(level_of(x) for x in inputs)
+        if lvl == 0:
+            return None
     primals = [x._primal if level_of(x) == lvl else x for x in inputs]
     tangents = [x._tangent if level_of(x) == lvl else None for x in inputs]
     out = apply(prim, primals, params)
@@ -102,7 +146,7 @@ def apply_dual(prim, inputs, params, apply):
         )
     # On the plain first level with nothing to record, rules run on raw arrays (fast);
     # otherwise on Tensors, so lower levels / reverse mode see the rule computation.
-    raw = lvl == 1 and not out.requires_grad and all(
+    raw = lvl == _open()[0] and not out.requires_grad and all(
         level_of(t) == 0 and not getattr(t, "requires_grad", False) for t in tangents)
     if raw:
         vals = [x._data if isinstance(x, Tensor) else x for x in primals]
@@ -130,13 +174,17 @@ def apply_dual(prim, inputs, params, apply):
             t_out = t_out.broadcast_to(out.shape)
         if t_out.dtype != out.dtype:
             t_out = t_out.astype(out.dtype)
+    dual = _dual(out, t_out, lvl)
     node = out._node
     if node is not None and not raw:
         # Forward-over-reverse: the backward rules of this node must see the tangents of
-        # what it saved. (This links the node and the tangent's graph in a cycle; it
-        # only happens while both modes are active, and the cycle collector frees it.)
-        node._extra().duals = (inputs, t_out, lvl)
-    return _dual(out, t_out, lvl)
+        # what it saved, at every level. ``out`` is already the dual of the lower levels
+        # (the same node recorded them a moment ago), so the outermost level, recorded
+        # last, keeps the whole tower. (This links the node and the tangents' graph in a
+        # cycle; it only happens while both modes are active, and the cycle collector
+        # frees it.)
+        node._extra().duals = (inputs, dual)
+    return dual
 
 
 def _run_jvp(prim, tans, outv, vals, params):
@@ -165,11 +213,10 @@ def saved_duals(node: Node, out, ins):
     duals = None if extra is None else extra.duals
     if duals is None:
         return out, ins
-    inputs, t_out, lvl = duals
+    inputs, dual = duals
     if out is not None:
-        out = _dual(out, t_out, lvl)
+        out = _live(dual)
     if ins is not None:
-        ins = [d if d is None or not isinstance(x, Tensor) or level_of(x) != lvl else x
-               for d, x in zip(ins, inputs)]
+        ins = [_live(x) if d is not None and level_of(x) else d for d, x in zip(ins, inputs)]
     return out, ins
 

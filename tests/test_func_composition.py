@@ -75,17 +75,7 @@ def _run(L, names):
     return f(L["wrap"](X), L["wrap"](Y))
 
 
-# Known gap in forward.py (pre-existing): a node recorded under two forward levels keeps
-# the tangents of its saved values for the outer level only, so reverse mode between
-# two levels (jvp∘grad∘jvp of exp(x) * x) loses the other level's tangent of a saved
-# output (exp's), and unpack misses a level under a dual of a level already closed.
-# Strict, so fixing it turns these red until the marks go.
-KNOWN_GAP = {("jvp", "hessian"), ("jacfwd", "hessian"), ("hessian", "jvp"),
-             ("hessian", "jacfwd"), ("hessian", "hessian")}
-GAP = pytest.mark.xfail(strict=True, reason="forward.py: saved duals of one level only")
-PAIRS = [pytest.param(o, i, marks=GAP)
-         if (o, i) in KNOWN_GAP else (o, i)
-         for o, i in itertools.product(TRANSFORMS, repeat=2)]
+PAIRS = list(itertools.product(TRANSFORMS, repeat=2))
 
 
 @pytest.mark.parametrize("outer, inner", PAIRS)
@@ -172,7 +162,6 @@ def test_transforms_under_no_grad_record_nothing_outside(name):
     assert not ours.requires_grad and ours.grad_fn is None
 
 
-@pytest.mark.xfail(strict=True, reason="forward levels are numbered by depth (forward.py)")
 def test_jvp_of_a_vjp_function_recorded_inside_another_jvp():
     # vjp's graph keeps the duals of a jvp level that has closed; a later jvp opens a
     # level of the same depth, which must not take those tangents for its own
