@@ -109,7 +109,8 @@ class softplus_:
     """
 
     def forward(x, beta=1.0, threshold=20.0):
-        bx = x * beta
+        with np.errstate(over="ignore"):  # beta x beyond the float range is +-inf: the
+            bx = x * beta  # branches then give x, or logaddexp(0, -inf) / beta = 0: right
         return np.where(bx > threshold, x, np.logaddexp(0, bx) / beta)
 
     def vjp(g, out, x, beta=1.0, threshold=20.0):

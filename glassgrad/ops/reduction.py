@@ -1,4 +1,4 @@
-"""Reductions: sum, mean, max/min, prod, logsumexp, and var/std built from them.
+"""Reductions: sum, mean, max/min, prod, logsumexp, var/std.
 
 The reduced axes are normalised once by :func:`_axes` in the public wrapper, which also
 passes the input's shape: every rule gets ``(axes, keepdims, shape)`` as parameters and
@@ -7,6 +7,7 @@ re-inserts the reduced axes with :func:`_keep` before broadcasting back.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -25,7 +26,9 @@ __all__ = [
 def max_shift(x, axis):
     """The max of ``x`` over ``axis`` (kept as size 1), 0 where it is not finite or the
     axis is empty: subtracting it keeps every exp in (0, 1] and changes no log-sum-exp."""
-    m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+    if x.size == 0:  # np.max of an empty axis has no value (and -inf is no integer)
+        return np.zeros_like(np.add.reduce(x, axis=axis, keepdims=True))
+    m = np.max(x, axis=axis, keepdims=True)
     return np.where(np.isfinite(m), m, 0)
 
 
@@ -160,8 +163,9 @@ class logsumexp_:
     """out = log(sum(exp(x) over axes)), computed as m + log(sum(exp(x - m))), m = max x.
 
     Shifting by the max keeps every exp in (0, 1]: no overflow for large inputs.
-    d out/dx_i = exp(x_i) / sum(exp(x)) = exp(x_i - out)   (the softmax).
-    VJP: gx = g * exp(x - out).     JVP: t_out = sum(tx * exp(x - out), axes).
+    d out/dx_i = exp(x_i) / sum(exp(x)) = exp(x_i - out)   (the softmax), evaluated
+    from the shifted x as well (see ``_softmax``).
+    VJP: gx = g * softmax(x).     JVP: t_out = sum(tx * softmax(x), axes).
     """
 
     def forward(x, axes=None, keepdims=False, shape=None):
@@ -170,12 +174,32 @@ class logsumexp_:
         return s if keepdims else np.squeeze(s, axis=axes)
 
     def vjp(g, out, x, axes=None, keepdims=False, shape=None):
-        softmax = np.exp(x - _keep(out, axes, keepdims, shape))
-        return (_keep(g, axes, keepdims, shape) * softmax,)
+        return (_keep(g, axes, keepdims, shape) * _softmax(x, out, axes, keepdims, shape),)
 
     def jvp(tx, out, x, axes=None, keepdims=False, shape=None):
-        softmax = np.exp(x - _keep(out, axes, keepdims, shape))
-        return np.sum(tx * softmax, axis=axes, keepdims=keepdims)
+        return np.sum(tx * _softmax(x, out, axes, keepdims, shape), axis=axes,
+                      keepdims=keepdims)
+
+
+def _softmax(x, out, axes, keepdims, shape):
+    """exp(x - logsumexp(x)) over ``axes``, exact however large x is.
+
+    exp(x - out) is off by the rounding error of out = logsumexp(x), about |out| eps:
+    fine while |out| is small (the common case, two passes), but for float32 logits
+    [1e8, 1e8, 0] x - out is 0 instead of -log 2 (a softmax of [1, 1, 0]). So beyond
+    |out| = 16 it is computed from s = x - max x (a constant), where only s and
+    logsumexp(s), which lies in [0, log N], meet. On Tensors (create_graph) it is always
+    the shifted form, written with differentiable ops.
+    """
+    if isinstance(x, np.ndarray):
+        out_k = _keep(out, axes, keepdims, shape)
+        if np.all(np.abs(out_k) <= 16):  # False for NaN: then the general form
+            return np.exp(x - out_k)
+        s = x - max_shift(x, axes)
+        e = np.exp(s)  # in [0, 1], and 1 at the max: the sum is at least 1
+        return e / np.add.reduce(e, axis=axes, keepdims=True)
+    s = x - max_shift(x._data, axes)
+    return np.exp(s - logsumexp(s, axes, keepdims=True))
 
 
 @primitive(save="x")
@@ -224,33 +248,100 @@ def _prod_others(x, axes):
     return np.transpose(others.reshape(moved.shape), tuple(back))
 
 
-def _deviations(x, axes):
-    """``(d, scale)`` with ``x - mean(x) = scale * d`` over ``axes``, computed exactly
-    enough that identical values give d = 0 and huge finite values do not overflow.
+def _pivot(x, axes):
+    """The first element of each reduction group, kept as size 1 (a value of the group)."""
+    return x[tuple(slice(0, 1) if a in axes else slice(None) for a in range(x.ndim))]
 
-    x is divided by a power of two near its largest magnitude (exact in floating point),
-    so |x / scale| <= 1 and no square below can overflow; the first element is subtracted
-    before the mean is taken, so a group of equal values has deviations of exactly 0
-    (the mean of N copies of 0.1 in float32 is not 0.1, and the rounding error would
-    give std a gradient of +-1/N instead of 0).
-    """
-    if not isinstance(x, np.ndarray):  # Tensors (create_graph): the plain textbook form
-        return x - np.mean(x, axis=axes, keepdims=True), 1.0
-    if x.size == 0:
-        return np.zeros_like(x), np.ones((), x.dtype)
-    peak = np.max(np.abs(x), axis=axes, keepdims=True) if x.size else np.ones(())
+
+def _scale_of(x, axes):
+    """Per group a power of two near max |x| (1 where that is 0 or not finite): dividing
+    by it is exact in floating point and leaves every |x / scale| below 2."""
+    peak = np.maximum(np.max(x, axis=axes, keepdims=True),
+                      -np.min(x, axis=axes, keepdims=True))
     peak = np.where(np.isfinite(peak) & (peak > 0), peak, 1)
-    # 2**(e-1) <= peak < 2**e; 2**(e-1) itself is representable even for the largest
-    # finite peak, and |x / scale| < 2
-    scale = np.ldexp(np.ones((), x.dtype), np.frexp(peak)[1] - 1).astype(x.dtype)
-    y = x / scale
-    first = y[tuple(slice(0, 1) if a in axes else slice(None) for a in range(y.ndim))]
-    y = y - first
+    return np.ldexp(np.ones((), x.dtype), np.frexp(peak)[1] - 1).astype(x.dtype)
+
+
+def _as_float(x):
+    """Integers and booleans as float64 (their var is a float, as in NumPy)."""
+    data = x._data if isinstance(x, Tensor) else x
+    return x if data.dtype.kind == "f" else x.astype(np.float64)
+
+
+def _deviations(x, axes, scaled):
+    """``(d, scale)`` with ``x - mean(x) = scale * d`` over ``axes``; x an array or a Tensor.
+
+    The group's first element is subtracted before the mean is taken, so equal values
+    give deviations of exactly 0 (the float32 mean of 7 copies of 0.1 is not 0.1; its
+    rounding error gave std a gradient of +-1/7 instead of 0). With ``scaled``, x is
+    first divided by a power of two near its largest magnitude (exact), so that no
+    difference of two huge values overflows. The pivot and the scale are constants:
+    x - mean(x) does not depend on them, so on Tensors the derivative is unchanged.
+    """
+    data = _as_float(x._data if isinstance(x, Tensor) else x)
+    x = _as_float(x)
+    if data.size == 0:  # no deviations (and no mean of an empty slice to warn about)
+        return x * 0, np.ones((), data.dtype)
+    first = _pivot(data, axes)
+    if scaled:
+        scale = _scale_of(data, axes)
+        y = x / scale - first / scale
+    else:
+        scale = np.ones((), data.dtype)
+        y = x - first
+    if isinstance(y, np.ndarray):  # np.mean's wrapper costs more than the sum on small x
+        return y - np.add.reduce(y, axis=axes, keepdims=True) / _count(y.shape, axes), scale
     return y - np.mean(y, axis=axes, keepdims=True), scale
 
 
-def _sum_squares(d, axes, keepdims):
-    return np.sum(d * d, axis=axes, keepdims=keepdims)
+def _sum_squares(x, axes, count):
+    """``(ss, scale)``: the sum of squared deviations from the mean over ``axes`` (kept)
+    is ss * scale**2, computed so that equal values give exactly 0 and huge or tiny
+    finite values neither overflow nor underflow.
+
+    The plain two-pass sum from a pivot (see ``_deviations``) costs one pass more than
+    np.var and is used unless its result shows trouble: a sum that overflowed (inf or
+    NaN), or one so small that squares of deviations may have underflowed (except
+    exact zeros: groups of equal values). Then it is recomputed from scaled values.
+    """
+    x = _as_float(x)
+    if x.size == 0:  # nothing to sum: 0, or an empty result (the caller divides by N - ddof)
+        return np.add.reduce(x, axis=axes, keepdims=True), np.ones((), x.dtype)
+    first = _pivot(x, axes)
+    with np.errstate(over="ignore", invalid="ignore"):  # detected below, then redone
+        y = x - first
+        y -= np.add.reduce(y, axis=axes, keepdims=True) / count
+        y *= y
+        ss = np.add.reduce(y, axis=axes, keepdims=True)
+    info = np.finfo(x.dtype)
+    good = (ss >= count * (info.tiny / info.eps)) & (ss <= info.max)  # False for NaN
+    if good.all():
+        return ss, np.ones((), x.dtype)
+    exact_zero = (ss == 0) & np.all(x == first, axis=axes, keepdims=True)
+    if (good | exact_zero).all():
+        return ss, np.ones((), x.dtype)
+    d, scale = _deviations(x, axes, True)
+    return np.add.reduce(d * d, axis=axes, keepdims=True), scale
+
+
+def _dof(count, ddof):
+    """N - ddof, or 0 where that is negative (NumPy's rule: var is then inf or NaN)."""
+    return count - ddof if count > ddof else 0
+
+
+def _slope_deviations(x, spread, axes, count, dof):
+    """``(d, scale, scaled)`` for the rules: unscaled unless something could overflow,
+    which the forward's result (``spread``: the std) tells. With ss = spread**2 (N - ddof)
+    the sum of squared deviations, |x_i - x_0| <= 2 sqrt(ss), and the pivoted values sum
+    to at most N times that."""
+    s = spread._data if isinstance(spread, Tensor) else spread
+    # (rules run with NumPy's warnings silenced: an overflow here only means "not safe")
+    safe = (s * (math.sqrt(dof if dof > 1 else 1) * 2 * count) < np.finfo(s.dtype).max).all()
+    return (*_deviations(x, axes, not safe), not safe)
+
+
+def _unkeep(v, axes, keepdims):
+    return v if keepdims or not axes else np.squeeze(v, axis=axes)
 
 
 @primitive(save="x out")
@@ -258,34 +349,38 @@ class var_:
     """out = sum((x - mean)**2) / (N - ddof);  d out/dx_i = 2 (x_i - mean) / (N - ddof).
 
     (d/dx_i of the sum of squares is 2 (x_i - mean): the mean's own dependence on x_i
-    cancels because the deviations sum to zero.) Computed from scaled deviations (see
-    ``_deviations``): exact 0 for equal values, finite wherever the variance is.
+    cancels because the deviations sum to zero.) Computed by ``_sum_squares``: exactly 0
+    for equal values, finite wherever the variance is.
     VJP: gx = g * 2 (x - mean) / (N - ddof).
     JVP: t_out = sum(tx * 2 (x - mean)) / (N - ddof).
     """
 
     def forward(x, axes=None, keepdims=False, shape=None, ddof=0):
-        d, scale = _deviations(x, axes)
-        n = _count(shape, axes) - ddof
-        with np.errstate(invalid="ignore", divide="ignore"):  # n <= 0: NaN, as NumPy
-            squares = _sum_squares(d, axes, True) / n
-            return _unkeep(squares * scale * scale, axes, keepdims)
+        count = _count(shape, axes)
+        ss, scale = _sum_squares(x, axes, count)
+        with np.errstate(invalid="ignore", divide="ignore"):  # N - ddof <= 0: inf, or
+            var = ss / _dof(count, ddof)  # NaN for 0 / 0, as NumPy (the wrapper warns)
+        # a variance beyond the float range overflows here, with NumPy's warning: that
+        # one is about the user's values (|ss| < 4N, so nothing before it overflows)
+        return _unkeep(var * scale * scale, axes, keepdims)
 
     def vjp(g, out, x, axes=None, keepdims=False, shape=None, ddof=0):
-        return (_keep(g, axes, keepdims, shape) * _var_slope(x, axes, shape, ddof),)
+        d, factor = _var_slope(out, x, axes, shape, ddof)
+        return (d * (_keep(g, axes, keepdims, shape) * factor),)
 
     def jvp(tx, out, x, axes=None, keepdims=False, shape=None, ddof=0):
-        return np.sum(tx * _var_slope(x, axes, shape, ddof), axis=axes, keepdims=keepdims)
+        d, factor = _var_slope(out, x, axes, shape, ddof)  # factor: per group (kept axes)
+        return _unkeep(np.sum(tx * d, axis=axes, keepdims=True) * factor, axes, keepdims)
 
 
-def _var_slope(x, axes, shape, ddof):
-    d, scale = _deviations(x, axes)
-    with np.errstate(divide="ignore", invalid="ignore"):  # no degrees of freedom: NaN
-        return d * (scale * np.divide(2.0, _count(shape, axes) - ddof))
-
-
-def _unkeep(v, axes, keepdims):
-    return v if keepdims or not axes else np.squeeze(v, axis=axes)
+def _var_slope(out, x, axes, shape, ddof):
+    """d var / dx = 2 (x - mean) / (N - ddof), as ``(d, factor)``: the slope is d * factor."""
+    count = _count(shape, axes)
+    dof = _dof(count, ddof)
+    spread = np.sqrt(out._data if isinstance(out, Tensor) else out)
+    d, scale, _ = _slope_deviations(x, spread, axes, count, dof)
+    # no degrees of freedom: 2 / 0 = inf, as NumPy's var is (inf, or NaN where d = 0)
+    return d, scale * (2.0 / dof if dof else math.inf)
 
 
 @primitive(save="x out")
@@ -294,37 +389,46 @@ class std_:
 
     (d/dx_i of the sum of squares is 2 (x_i - mean): the mean's own dependence on x_i
     cancels because the deviations sum to zero.) Where out = 0 every x is equal and the
-    gradient is taken as 0, as PyTorch does, instead of 0/0. Computed from scaled
-    deviations (see ``_deviations``): exactly 0 for equal values, and finite for huge
-    finite inputs (1e20 in float32) whose squares would overflow.
+    gradient is taken as 0, as PyTorch does, instead of 0/0. Computed by
+    ``_sum_squares``: exactly 0 for equal values, and finite for huge finite inputs
+    (1e20 in float32) whose squares would overflow.
     VJP: gx = g * (x - mean) / ((N - ddof) out), 0 where out = 0.
     JVP: t_out = sum(tx * (x - mean)) / ((N - ddof) out).
     """
 
     def forward(x, axes=None, keepdims=False, shape=None, ddof=0):
-        d, scale = _deviations(x, axes)
-        n = _count(shape, axes) - ddof
-        with np.errstate(invalid="ignore", divide="ignore"):  # n <= 0: NaN, as NumPy
-            return _unkeep(np.sqrt(_sum_squares(d, axes, True) / n) * scale, axes, keepdims)
+        count = _count(shape, axes)
+        ss, scale = _sum_squares(x, axes, count)
+        with np.errstate(invalid="ignore", divide="ignore"):  # N - ddof <= 0, as NumPy
+            return _unkeep(np.sqrt(ss / _dof(count, ddof)) * scale, axes, keepdims)
 
     def vjp(g, out, x, axes=None, keepdims=False, shape=None, ddof=0):
-        return (_keep(g, axes, keepdims, shape) * _std_slope(out, x, axes, keepdims, shape,
-                                                            ddof),)
+        d, factor = _std_slope(out, x, axes, keepdims, shape, ddof)
+        return (d * (_keep(g, axes, keepdims, shape) * factor),)
 
     def jvp(tx, out, x, axes=None, keepdims=False, shape=None, ddof=0):
-        slope = _std_slope(out, x, axes, keepdims, shape, ddof)
-        return np.sum(tx * slope, axis=axes, keepdims=keepdims)
+        d, factor = _std_slope(out, x, axes, keepdims, shape, ddof)
+        return _unkeep(np.sum(tx * d, axis=axes, keepdims=True) * factor, axes, keepdims)
 
 
 def _std_slope(out, x, axes, keepdims, shape, ddof):
-    """d std / dx: (x - mean) / ((N - ddof) std), with 0 where std is 0.
+    """d std / dx = (x - mean) / ((N - ddof) std), 0 where std is 0, as ``(d, factor)``:
+    the slope is d * factor, with factor = 1 / ((N - ddof) std) per group (kept axes).
 
-    With x - mean = scale d and std = scale s, the slope is d / ((N - ddof) s): the
-    scale cancels, so huge inputs give finite slopes."""
-    d, scale = _deviations(x, axes)
-    out_k = _keep(out, axes, keepdims, shape) / scale
+    With x - mean = scale d the factor is 1 / ((N - ddof) std / scale), and for huge
+    inputs (scaled) std / scale is taken from d itself, sqrt(sum(d**2) / (N - ddof)):
+    finite even where std overflowed (float32 [3e38, -3e38] with ddof=1: std = inf, but
+    slopes +-1/sqrt 2). The factor is computed on the reduced shape, so the rule costs
+    one pass over x more than the deviations themselves."""
+    count = _count(shape, axes)
+    dof = _dof(count, ddof)
+    out_k = _keep(out, axes, keepdims, shape)
+    d, scale, scaled = _slope_deviations(x, out_k, axes, count, dof)
+    if scaled:
+        out_k = np.sqrt(np.sum(d * d, axis=axes, keepdims=True) / dof)
     zero = out_k == 0
-    return np.where(zero, 0, d / ((_count(shape, axes) - ddof) * np.where(zero, 1, out_k)))
+    # no degrees of freedom: 1 / (0 * std) is inf or NaN, as torch's gradient
+    return d, np.where(zero, 0, 1 / (dof * np.where(zero, 1, out_k)))
 
 
 # --- public wrappers -----------------------------------------------------------------------
