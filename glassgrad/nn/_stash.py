@@ -54,7 +54,7 @@ def shape_of(v) -> tuple:
     return tuple(shape) if shape is not None else np.shape(v)
 
 
-def check_input_dtype(who: str, x, weight) -> None:
+def check_input_dtype(who, x, weight) -> None:
     """A layer's input must have its weight's dtype, as in PyTorch.
 
     NumPy would promote silently (an int64 or float64 batch into a float32 layer gives a
@@ -65,6 +65,7 @@ def check_input_dtype(who: str, x, weight) -> None:
         xd = np.result_type(x)
     wd = weight.dtype
     if xd != wd:
+        who = who if isinstance(who, str) else repr(who)  # a layer: named only on error
         raise TypeError(
             f"{who}: the input has dtype {xd} but the layer's weight has dtype {wd}; "
             f"convert the input with x.astype(np.{wd}) (or the layer with .to({wd}))"

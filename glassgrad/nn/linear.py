@@ -82,7 +82,7 @@ class Linear(Module):
                 f"the input's last dimension must be {self.in_features}, got input shape "
                 f"{tuple(x.shape)}"
             )
-        check_input_dtype(repr(self), x, self.weight)
+        check_input_dtype(self, x, self.weight)
         out = x @ self.weight.T
         if self.bias is not None:
             out = out + self.bias
