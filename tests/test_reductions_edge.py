@@ -52,7 +52,7 @@ def test_spread_of_huge_finite_values_is_finite_where_it_is_representable(name, 
         warnings.simplefilter("ignore")  # a var beyond the float range overflows, as it must
         out = getattr(gg, name)(x)
         out.backward()
-    finite = np.isfinite(ref) and abs(ref) < np.finfo(values.dtype).max
+    finite = np.isfinite(ref) and abs(ref) < float(np.finfo(values.dtype).max)
     if finite:
         np.testing.assert_allclose(out.item(), ref, rtol=1e-6)
     else:

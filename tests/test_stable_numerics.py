@@ -189,7 +189,9 @@ def _spread_reference(name, values, axis, ddof):
     out = getattr(torch, name)(t, dim=axis, correction=ddof)
     out.sum().backward()
     power = 1 if name == "std" else 2
-    return out.detach().numpy() * scale ** power, t.grad.numpy() * scale ** (power - 1)
+    with np.errstate(over="ignore"):  # a var beyond the float range is inf, as it must be
+        return (out.detach().numpy() * np.float64(scale) ** power,
+                t.grad.numpy() * np.float64(scale) ** (power - 1))
 
 
 MIXED = {  # one row per kind of trouble, all in one call (the checks are per row)
