@@ -58,7 +58,7 @@ def hook_name(hook) -> str:
     return getattr(hook, "__qualname__", None) or type(hook).__name__
 
 
-def _call_hooks(hooks, g, create_graph: bool, errs: dict):
+def _call_hooks(hooks, g, create_graph: bool):
     """Run a tensor's hooks in order; each may return a replacement gradient.
 
     A replacement must be a Tensor or numeric array of the same shape and dtype (as in
@@ -66,8 +66,7 @@ def _call_hooks(hooks, g, create_graph: bool, errs: dict):
     """
     for hook in list(hooks):
         gt = g if create_graph else Tensor._wrap(g)
-        with np.errstate(**errs):  # the user's code, the user's warnings
-            result = hook(gt)
+        result = hook(gt)
         if result is None:
             continue
         who = f"hook {hook_name(hook)!r}"
@@ -112,11 +111,11 @@ def _saved_for_graph(node: Node):
     return out, ins
 
 
-def _node_extras(n: Node, g, create_graph: bool, errs: dict):
+def _node_extras(n: Node, g, create_graph: bool):
     """Tensor hooks and retain_grad of the tensor that node ``n`` produced."""
     extra = n.extra
     if extra.hooks:
-        g = _call_hooks(extra.hooks, g, create_graph, errs)
+        g = _call_hooks(extra.hooks, g, create_graph)
     if extra.retained is not None:
         t = extra.retained()
         if t is not None:
@@ -176,22 +175,13 @@ def run_backward(roots, seeds, retain_graph, create_graph, capture=None):
         retain_graph = create_graph
     prev_mode = state.grad_enabled
     state.grad_enabled = bool(create_graph)
-    # Rules are evaluated at the user's values, singular points included: d sqrt at 0 is
-    # inf, d log at 0 is inf, as in PyTorch. Those are the answers, so NumPy's
-    # RuntimeWarnings about them are noise from our code; anomaly mode is the tool that
-    # reports non-finite gradients (with the op and where it was made). The user's hooks
-    # run under the caller's own error settings (see _users_errstate).
-    users = np.geterr()
-    prev_errs, state.users_errstate = state.users_errstate, users
     try:
-        with np.errstate(all="ignore"):
-            return _run(roots, seeds, retain_graph, create_graph, capture, users)
+        return _run(roots, seeds, retain_graph, create_graph, capture)
     finally:
         state.grad_enabled = prev_mode
-        state.users_errstate = prev_errs
 
 
-def _run(roots, seeds, retain_graph, create_graph, capture, users_errstate):
+def _run(roots, seeds, retain_graph, create_graph, capture):
     grads: dict = {}  # Node -> summed cotangent of its output
     leaf_grads: dict = {}  # leaf Tensor -> summed cotangent (insertion ordered)
     for root, g in zip(roots, seeds):
@@ -221,7 +211,7 @@ def _run(roots, seeds, retain_graph, create_graph, capture, users_errstate):
             break
         g = grads_pop(n)
         if n.extra is not None:
-            g = _node_extras(n, g, create_graph, users_errstate)
+            g = _node_extras(n, g, create_graph)
         if capture is not None and n in capture:
             capture[n] = g
         prim = n.prim
@@ -261,11 +251,9 @@ def _run(roots, seeds, retain_graph, create_graph, capture, users_errstate):
         if check:
             anomaly.check_backward(n, gxs)
         if observer is not None:
-            with np.errstate(**users_errstate):
-                observer(n, g, [
-                    None if p is None or gx is None else
-                    _fit(gx, p.shape if type(p) is Node else p._data.shape, n, gxs)
-                    for p, gx in zip(parents, gxs)])
+            observer(n, g, [None if p is None or gx is None else
+                            _fit(gx, p.shape if type(p) is Node else p._data.shape, n, gxs)
+                            for p, gx in zip(parents, gxs)])
 
         for p, gx in zip(parents, gxs):
             if p is None or gx is None:
@@ -302,7 +290,7 @@ def _run(roots, seeds, retain_graph, create_graph, capture, users_errstate):
     for leaf, g in leaf_grads.items():
         hooks = getattr(leaf, "_hooks", None)
         if hooks:
-            g = _call_hooks(hooks, g, create_graph, users_errstate)
+            g = _call_hooks(hooks, g, create_graph)
         if capture is not None:
             if leaf in capture:
                 capture[leaf] = g

@@ -154,10 +154,7 @@ def apply_dual(prim, inputs, params, apply):
         tans = [None if t is None else t._data for t in tangents]
     else:
         vals, outv, tans = primals, out, tangents
-    # As in the backward pass: our rules at singular points give the right inf/NaN
-    # tangents, without NumPy warnings about our own arithmetic.
-    with np.errstate(all="ignore"):
-        t_out = _run_jvp(prim, tans, outv, vals, params)
+    t_out = _run_jvp(prim, tans, outv, vals, params)
     if t_out is None:
         return out
     if raw:
@@ -202,7 +199,11 @@ def _run_jvp(prim, tans, outv, vals, params):
                 raise NotImplementedError(f"forward mode: {prim.name} has no JVP rule for "
                                           "one of its inputs")
             term = rule(t, outv, *vals, *params)
-            t_out = term if t_out is None else t_out + term
+            if t_out is None:
+                t_out = term
+            else:  # inf + -inf from two singular terms is NaN: the answer, not an accident
+                with np.errstate(invalid="ignore"):
+                    t_out = t_out + term
         return t_out
     return prim.jvp(*tans, outv, *vals, *params)
 

@@ -23,7 +23,6 @@ class _ThreadModes(threading.local):
     grad_enabled: bool = True  # record a node for ops on tensors that require grad
     anomaly: bool = False  # check every value for NaN/Inf and remember creation sites
     forward_level: int = 0  # innermost open forward-mode level; 0: forward mode off
-    users_errstate = None  # NumPy error settings of the code that called backward()
     backward_observer = None  # called per node by backward (observe_backward)
 
 

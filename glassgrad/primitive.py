@@ -105,6 +105,7 @@ class Primitive:
         """``file:line`` of this primitive's VJP rules, so a live graph's backward is one
         hop away: ``loss.grad_fn.prim`` prints where to read it."""
         rules = self.vjp if self.per_input else (self.vjp,)
+        rules = [getattr(r, "__wrapped__", r) for r in rules]
         codes = [r.__code__ for r in rules if getattr(r, "__code__", None) is not None]
         if not codes:
             return ""
@@ -162,11 +163,30 @@ def input_names(forward) -> list:
     return [n for n, p in sig.items() if p.default is inspect.Parameter.empty]
 
 
-def primitive(save: str = "", variadic: bool = False):
+def _quietly(rule):
+    """``rule`` run with NumPy's floating-point warnings off (see ``quiet``)."""
+    if rule is None:
+        return None
+
+    def quiet_rule(*args):
+        with np.errstate(all="ignore"):
+            return rule(*args)
+
+    quiet_rule.__wrapped__ = rule  # where the rule is, for Primitive.where and readers
+    quiet_rule.__name__ = rule.__name__
+    return quiet_rule
+
+
+def primitive(save: str = "", variadic: bool = False, quiet: bool = False):
     """Class decorator that turns a rule namespace into a registered :class:`Primitive`.
 
     ``save`` names what the rules need at backward time: any of the forward's input
     names and ``out`` (for variadic primitives, ``xs`` for all inputs).
+    ``quiet=True`` marks an op whose rules are evaluated at singular points on purpose
+    (d sqrt/dx at 0 is inf, as in PyTorch): its VJP and JVP rules run with NumPy's
+    RuntimeWarnings off, since the inf or NaN is the answer and the forward already
+    warned about the user's value. Only those ops pay for the error-state switch;
+    ``detect_anomaly()`` is the tool that reports non-finite gradients.
     """
 
     def decorate(cls) -> Primitive:
@@ -179,6 +199,9 @@ def primitive(save: str = "", variadic: bool = False):
                 vjp = rules
                 jvps = tuple(getattr(cls, "jvp_" + n, None) for n in names)
                 jvp = jvps if any(j is not None for j in jvps) else None
+        if quiet:
+            vjp = tuple(map(_quietly, vjp)) if isinstance(vjp, tuple) else _quietly(vjp)
+            jvp = tuple(map(_quietly, jvp)) if isinstance(jvp, tuple) else _quietly(jvp)
         # A trailing underscore only avoids shadowing a builtin (sum_, max_).
         prim = Primitive(
             cls.__name__.rstrip("_"), cls.forward, vjp, jvp, save, doc, variadic,

@@ -135,14 +135,7 @@ def _make_rule(cls):
             if gi is None:  # an output that never reached the loss: zero cotangent
                 gi = np.zeros(shape, dtype=dtype)
             grads_out.append(gi if isinstance(gi, Tensor) else Tensor._wrap(gi))
-        # the user's backward runs under the user's NumPy error settings, not the
-        # engine's (which silences warnings about our own rules at singular points)
-        errs = state.users_errstate
-        if errs is None:
-            grads = cls.backward(ctx, *grads_out)
-        else:
-            with np.errstate(**errs):
-                grads = cls.backward(ctx, *grads_out)
+        grads = cls.backward(ctx, *grads_out)
         if not isinstance(grads, tuple):
             grads = (grads,)
         if len(grads) != nargs:

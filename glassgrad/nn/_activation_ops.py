@@ -64,7 +64,7 @@ def _erf_array(x: np.ndarray) -> np.ndarray:
     return np.copysign(out, x64).astype(np.result_type(x, np.float32), copy=False)
 
 
-@primitive(save="x")
+@primitive(save="x", quiet=True)
 class erf_:
     """out = erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt;  d out/dx = 2/sqrt(pi) e^(-x^2).
 
@@ -98,7 +98,7 @@ def _sigmoid(v):
     return ops.sigmoid(v)
 
 
-@primitive(save="x")
+@primitive(save="x", quiet=True)
 class softplus_:
     """out = log(1 + exp(beta x)) / beta, and x itself where beta x > threshold.
 

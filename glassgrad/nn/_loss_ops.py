@@ -363,7 +363,7 @@ def _clamped_logs(p):
     return np.maximum(np.log(p), _LOG_FLOOR), np.maximum(np.log1p(-p), _LOG_FLOOR)
 
 
-@primitive(save="p y")
+@primitive(save="p y", quiet=True)
 class binary_cross_entropy_:
     """loss = -(y log p + (1 - y) log(1 - p)), each log clamped at -100 (as PyTorch).
 

@@ -40,7 +40,7 @@ def _constant_along(w, axes, ndim) -> bool:
     return all(a < lead or w.shape[a - lead] == 1 for a in axes)
 
 
-@primitive(save="x w")
+@primitive(save="x w", quiet=True)
 class normalize_:
     """out = w * xhat + b,  xhat = (x - mean_A x) / sqrt(var_A x + eps),  stats over A.
 

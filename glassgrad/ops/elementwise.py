@@ -89,7 +89,7 @@ class mul:
         return x * ty
 
 
-@primitive(save="y out")
+@primitive(save="y out", quiet=True)
 class div:
     """out = x / y;  d out/dx = 1/y,  d out/dy = -x/y**2 = -out/y  (quotient rule).
 
@@ -113,7 +113,7 @@ class div:
         return -out * ty / y
 
 
-@primitive(save="x y out")
+@primitive(save="x y out", quiet=True)
 class power:
     """out = x ** y;  d out/dx = y * x**(y-1),  d out/dy = x**y * log(x) = out * log(x).
 
@@ -211,7 +211,7 @@ class exp:
         return tx * out
 
 
-@primitive(save="x")
+@primitive(save="x", quiet=True)
 class log:
     """out = ln x;  d out/dx = 1/x  (inf at x = 0, as PyTorch, without a warning).
 
@@ -227,7 +227,7 @@ class log:
         return tx / x
 
 
-@primitive(save="x")
+@primitive(save="x", quiet=True)
 class log1p:
     """out = ln(1 + x), accurate for tiny x;  d out/dx = 1/(1 + x)  (inf at x = -1).
 
@@ -243,7 +243,7 @@ class log1p:
         return tx / (1 + x)
 
 
-@primitive(save="out")
+@primitive(save="out", quiet=True)
 class sqrt:
     """out = sqrt(x);  d out/dx = 1/(2 sqrt(x)) = 1/(2 out)  (inf at x = 0, as PyTorch).
 

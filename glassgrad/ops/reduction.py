@@ -129,7 +129,7 @@ def _extreme_jvp(tx, out, x, axes=None, keepdims=False, shape=None):
     return np.sum(tx * share, axis=axes, keepdims=keepdims)
 
 
-@primitive(save="x out")
+@primitive(save="x out", quiet=True)
 class max_:
     """out = max of x over axes;  d out/dx_i = 1 at the maximum, 0 elsewhere.
 
@@ -144,7 +144,7 @@ class max_:
     jvp = _extreme_jvp
 
 
-@primitive(save="x out")
+@primitive(save="x out", quiet=True)
 class min_:
     """out = min of x over axes;  d out/dx_i = 1 at the minimum, 0 elsewhere (ties split).
 
@@ -158,7 +158,7 @@ class min_:
     jvp = _extreme_jvp
 
 
-@primitive(save="x out")
+@primitive(save="x out", quiet=True)
 class logsumexp_:
     """out = log(sum(exp(x) over axes)), computed as m + log(sum(exp(x - m))), m = max x.
 
@@ -202,7 +202,7 @@ def _softmax(x, out, axes, keepdims, shape):
     return np.exp(s - logsumexp(s, axes, keepdims=True))
 
 
-@primitive(save="x")
+@primitive(save="x", quiet=True)
 class prod_:
     """out = product of x over axes;  d out/dx_i = product of all the other x_j.
 
@@ -344,7 +344,7 @@ def _unkeep(v, axes, keepdims):
     return v if keepdims or not axes else np.squeeze(v, axis=axes)
 
 
-@primitive(save="x out")
+@primitive(save="x out", quiet=True)
 class var_:
     """out = sum((x - mean)**2) / (N - ddof);  d out/dx_i = 2 (x_i - mean) / (N - ddof).
 
@@ -383,7 +383,7 @@ def _var_slope(out, x, axes, shape, ddof):
     return d, scale * (2.0 / dof if dof else math.inf)
 
 
-@primitive(save="x out")
+@primitive(save="x out", quiet=True)
 class std_:
     """out = sqrt(sum((x - mean)**2) / (N - ddof));  d out/dx_i = (x_i - mean) / ((N - ddof) out).
 
