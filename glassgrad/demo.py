@@ -35,8 +35,8 @@ def chain_rule() -> None:
     print(f"   forward: a = {a.item():g}, z = {z.item():g}")
     print(f"   backward by hand: dz/dx = 1 * 1 * 3 = {dx:g};  engine: x.grad = {x.grad.item():g}")
     assert x.grad.item() == dx
-    print(f"   the recorded graph: z <- {z.grad_fn.name()} <- "
-          f"{z.grad_fn.parents[0].name()} <- x\n")
+    print(f"   the recorded graph: z <- {z.grad_fn.name} <- "
+          f"{z.grad_fn.parents[0].name} <- x\n")
 
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)

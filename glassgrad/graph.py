@@ -86,7 +86,9 @@ class Node:
     def trace(self):
         return None if self.extra is None else self.extra.trace
 
+    @property
     def name(self) -> str:
+        """The op's name (``mul``), as the graph pictures label a node."""
         return self.prim.name
 
     def __repr__(self) -> str:

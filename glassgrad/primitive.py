@@ -81,12 +81,10 @@ class Primitive:
         names = save.split()
         self.save_out = "out" in names
         if variadic:
-            self.nin = -1
             self.save_all = "xs" in names
             self.save_mask = None
         else:
             inputs = input_names(forward)
-            self.nin = len(inputs)
             self.nones = (None,) * len(inputs)  # the ``ins`` of a node that saved nothing
             unknown = set(names) - set(inputs) - {"out"}
             if unknown:

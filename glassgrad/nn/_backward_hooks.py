@@ -123,6 +123,3 @@ class _CatchInputGrads(Function):
     @staticmethod
     def backward(ctx, *grads):
         return (None, *ctx.state.run_hooks(grads))
-
-
-# --- containers -------------------------------------------------------------------------

@@ -357,10 +357,10 @@ _EPS = 1e-12  # and keeps the gradient's denominator p (1 - p) away from zero
 
 
 def _clamped_logs(p):
-    if is_array(p):
-        with np.errstate(divide="ignore"):
-            return np.maximum(np.log(p), _LOG_FLOOR), np.maximum(np.log1p(-p), _LOG_FLOOR)
-    return np.maximum(np.log(p), _LOG_FLOOR), np.maximum(np.log1p(-p), _LOG_FLOOR)
+    """log p and log(1 - p), each floored at -100 as PyTorch's BCE (log 0 = -inf is
+    expected here, so no warning about it)."""
+    with np.errstate(divide="ignore"):
+        return np.maximum(np.log(p), _LOG_FLOOR), np.maximum(np.log1p(-p), _LOG_FLOOR)
 
 
 @primitive(save="p y", quiet=True)

@@ -7,7 +7,7 @@ given to :meth:`Module.register_buffer` in ``_buffers``. Everything else (``para
 keys of a ``state_dict`` are the attribute paths (``layers.1.bias``) that PyTorch gives
 the same architecture, and weights move between the two libraries 1:1.
 
-The containers :class:`Sequential` and :class:`ModuleList` are at the end of the file.
+The containers :class:`Sequential` and :class:`ModuleList` are in ``nn/container.py``.
 """
 
 from __future__ import annotations
@@ -593,6 +593,3 @@ class Module:
         if len(lines) == 1 and not self._modules:
             return f"{self._get_name()}({lines[0]})"
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
-
-
-# --- full backward hooks --------------------------------------------------------------------
