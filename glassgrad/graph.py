@@ -12,7 +12,8 @@ import itertools
 
 import numpy as np
 
-__all__ = ["Node", "walk", "protect", "release", "saved_by", "guarded", "FREED"]
+__all__ = ["Node", "walk", "protect", "release", "saved_by", "why_read_only", "guarded",
+           "FREED"]
 
 
 _next_seq = itertools.count().__next__
@@ -220,6 +221,18 @@ def saved_by(arr) -> str | None:
     if entry is None and type(arr.base) is np.ndarray:
         entry = _protected.get(id(arr.base))
     return None if entry is None else entry[1]
+
+
+def why_read_only(arr) -> str | None:
+    """None when ``arr`` may be written in place; otherwise why not, in the words every
+    in-place writer (in-place ops, optimizers, ``load_state_dict``, ``nn.init``,
+    gradient clipping) puts in its error: the one writability rule."""
+    op = saved_by(arr)
+    if op is not None:
+        return f"a live graph saved it for the backward of {op}"
+    if not arr.flags.writeable:
+        return "its array is read-only"
+    return None
 
 
 def guarded(arr: np.ndarray) -> np.ndarray:

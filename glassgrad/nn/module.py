@@ -18,7 +18,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes
-from ..graph import saved_by
+from ..graph import why_read_only
 from ..modes import state as modes
 from ..tensor import Tensor, _check_grad_dtype, _to_array
 from ._backward_hooks import _BackwardHookState
@@ -89,8 +89,8 @@ class RemovableHandle:
 
 
 def _writable(arr: np.ndarray) -> bool:
-    """True if ``arr`` may be written in place: no live graph saved it for backward."""
-    return arr.flags.writeable and saved_by(arr) is None
+    """True if ``arr`` may be written in place (see :func:`graph.why_read_only`)."""
+    return why_read_only(arr) is None
 
 
 def _root(arr: np.ndarray) -> np.ndarray:
@@ -482,10 +482,7 @@ class Module:
                 )
             elif arr.dtype.kind not in "biuf":
                 errors.append(f"{key}: cannot load a value of dtype {arr.dtype}")
-            elif not _writable(target._data):
-                op = saved_by(target._data)
-                why = f"a live graph saved it for the backward of {op}" if op else \
-                    "its array is read-only"
+            elif (why := why_read_only(target._data)) is not None:
                 errors.append(f"{key}: load_state_dict cannot overwrite it in place: {why}; call "
                               "backward() first, or drop that graph")
             else:

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..dtypes import get_default_dtype
 from ..grad_mode import enable_grad, no_grad
-from ..graph import saved_by
+from ..graph import why_read_only
 from ..tensor import Tensor
 
 __all__ = ["Optimizer", "required"]
@@ -261,11 +261,9 @@ class Optimizer:
         raise NotImplementedError(f"{type(self).__name__} does not define its update rule")
 
     def _check_writable(self, p: Tensor, gi: int, pi: int) -> None:
-        arr = p.data
-        if arr.flags.writeable:
+        why = why_read_only(p._data)
+        if why is None:
             return
-        op = saved_by(arr)
-        why = f"a live graph saved it for the backward of {op}" if op else "its array is read-only"
         raise RuntimeError(
             f"{type(self).__name__}.step: cannot update param_groups[{gi}]['params'][{pi}] "
             f"(shape {p.shape}) in place: {why}. Call loss.backward() before step() "
