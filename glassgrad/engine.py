@@ -27,10 +27,10 @@ from .modes import state
 from .primitive import as_gradient
 from .tensor import Tensor
 
-__all__ = ["backward", "run_backward", "observe_backward"]
+__all__ = ["backward", "run_backward", "seed", "observe_backward"]
 
 
-def _seed(root: Tensor, gradient, create_graph: bool):
+def seed(root: Tensor, gradient, create_graph: bool):
     """The cotangent that starts backward at ``root``: ones for a scalar, else given."""
     if gradient is None:
         if root._data.size != 1:
@@ -339,5 +339,5 @@ def backward(tensors, gradients, retain_graph=None, create_graph=False) -> None:
                 "forget requires_grad=True on the inputs, or compute it under no_grad?"
             )
         roots.append(t)
-        seeds.append(_seed(t, gradient, create_graph))
+        seeds.append(seed(t, gradient, create_graph))
     run_backward(roots, seeds, retain_graph, create_graph)

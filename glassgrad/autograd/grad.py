@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine import _seed, run_backward
+from ..engine import run_backward, seed
 from ..tensor import Tensor
 
 __all__ = ["grad"]
@@ -74,7 +74,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         # a root that is itself a leaf (an identity function) is known to the graph by
         # the same key as an input: the leaf under a forward-mode dual
         roots.append(out if out._node is not None else _graph_key(out))
-        seeds.append(_seed(out, go, create_graph))
+        seeds.append(seed(out, go, create_graph))
     keys = [_graph_key(t) for t in inputs]
     capture = dict.fromkeys(keys)
     if roots:
