@@ -23,7 +23,6 @@ closed levels are read as their primals.
 from __future__ import annotations
 
 import itertools
-import threading
 
 import numpy as np
 
@@ -35,15 +34,6 @@ __all__ = ["current_level", "enter", "exit", "make_dual", "unpack", "apply_dual"
 
 
 _next_level = itertools.count(1).__next__  # shared by all threads: numbers never repeat
-_threads = threading.local()
-
-
-def _open() -> list:
-    """This thread's open levels, outermost first."""
-    levels = getattr(_threads, "levels", None)
-    if levels is None:
-        levels = _threads.levels = []
-    return levels
 
 
 def current_level() -> int:
@@ -54,13 +44,13 @@ def current_level() -> int:
 def enter() -> int:
     """Open a new (innermost) forward level in this thread and return its number."""
     lvl = _next_level()
-    _open().append(lvl)
+    state.open_levels.append(lvl)
     state.forward_level = lvl
     return lvl
 
 
 def exit(lvl: int) -> None:  # noqa: A001  (pairs with enter)
-    levels = _open()
+    levels = state.open_levels
     while levels and levels[-1] >= lvl:  # lvl and any inner level left open by an error
         levels.pop()
     state.forward_level = levels[-1] if levels else 0
@@ -68,7 +58,7 @@ def exit(lvl: int) -> None:  # noqa: A001  (pairs with enter)
 
 def _live(x):
     """``x`` without the duals of levels that have closed (only their primal is live)."""
-    while level_of(x) and level_of(x) not in _open():
+    while level_of(x) and level_of(x) not in state.open_levels:
         x = x._primal
     return x
 
@@ -128,7 +118,7 @@ def apply_dual(prim, inputs, params, apply):
     lvl = max(level_of(x) for x in inputs)
     if lvl == 0:
         return None  # no duals among the inputs: the caller applies normally
-    if lvl != state.forward_level and lvl not in _open():
+    if lvl != state.forward_level and lvl not in state.open_levels:
         # a dual of a closed level (kept by a closure or a saved graph): a constant now
         inputs = [_live(x) for x in inputs]
         lvl = max(level_of(x) for x in inputs)
@@ -146,7 +136,7 @@ def apply_dual(prim, inputs, params, apply):
         )
     # On the plain first level with nothing to record, rules run on raw arrays (fast);
     # otherwise on Tensors, so lower levels / reverse mode see the rule computation.
-    raw = lvl == _open()[0] and not out.requires_grad and all(
+    raw = lvl == state.open_levels[0] and not out.requires_grad and all(
         level_of(t) == 0 and not getattr(t, "requires_grad", False) for t in tangents)
     if raw:
         vals = [x._data if isinstance(x, Tensor) else x for x in primals]

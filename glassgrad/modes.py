@@ -25,5 +25,10 @@ class _ThreadModes(threading.local):
     forward_level: int = 0  # innermost open forward-mode level; 0: forward mode off
     backward_observer = None  # called per node by backward (observe_backward)
 
+    def __init__(self) -> None:
+        # Runs once in each thread, on its first use: the stacks are the thread's own.
+        self.open_levels: list = []  # forward levels open now, outermost first
+        self.transform_frames: list = []  # leaf-id sets of the gg.func transforms running
+
 
 state = _ThreadModes()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import threading
 import weakref
 
 import numpy as np
@@ -83,14 +82,6 @@ def _bind(f, args, nums):
 # (keyed by id: a Tensor's == is elementwise; an entry dies with its leaf, so an id is
 # never mistaken for a later object's)
 _transform_leaves: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-_frames = threading.local()
-
-
-def _running() -> list:
-    stack = getattr(_frames, "stack", None)
-    if stack is None:
-        stack = _frames.stack = []
-    return stack
 
 
 def _in_forward(tensors) -> bool:
@@ -111,7 +102,7 @@ def _depends_on_outside(tensors, depth: int) -> bool:
     """Whether ``tensors`` depend on a leaf that requires grad and is not private to
     the transforms at ``depth`` and deeper: a user's leaf, or an enclosing transform's."""
     enclosing = set()
-    for frame in _running()[:depth]:
+    for frame in state.transform_frames[:depth]:
         enclosing.update(frame)
     leaves, nodes = [], []
     for t in tensors:
@@ -178,7 +169,7 @@ def vjp(f, *primals):
     outer_grad = state.grad_enabled
     nested = _needs_outside(primals)
     xs = tuple(_alias(p) if nested and p.requires_grad else _fresh_leaf(p) for p in primals)
-    running = _running()
+    running = state.transform_frames
     depth = len(running)
     running.append({id(_leaf_under(x)) for x in xs})
     try:
@@ -356,7 +347,7 @@ def _jvp_partial(f, args, tangents):
     """jvp with tangents on some arguments only (None: that argument is held fixed)."""
     top = not _needs_outside(args) and not _needs_outside(
         [t for t in tangents if isinstance(t, Tensor)])
-    depth = len(_running())
+    depth = len(state.transform_frames)
     lvl = forward.enter()
     try:
         duals = [forward.make_dual(x, t, lvl) for x, t in zip(args, tangents)]
