@@ -15,7 +15,7 @@ tensor(3.)
 from . import tensor_methods  # noqa: F401
 
 # isort: split
-from . import autograd, data, func, nn, optim
+from . import autograd, data, func, nn, ops, optim
 from .creation import (
     arange,
     default_generator,
@@ -31,66 +31,14 @@ from .creation import (
 )
 from .dtypes import get_default_dtype, set_default_dtype
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .ops import (
-    abs,
-    add,
-    argmax,
-    argmin,
-    astype,
-    broadcast_to,
-    clip,
-    concatenate,
-    cos,
-    div,
-    einsum,
-    equal,
-    exp,
-    expand_dims,
-    flatten,
-    greater,
-    greater_equal,
-    less,
-    less_equal,
-    log,
-    log1p,
-    logsumexp,
-    matmul,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    mul,
-    neg,
-    not_equal,
-    pad,
-    power,
-    prod,
-    relu,
-    reshape,
-    sigmoid,
-    sign,
-    sin,
-    split,
-    sqrt,
-    squeeze,
-    stack,
-    std,
-    sub,
-    sum,
-    swapaxes,
-    tanh,
-    transpose,
-    var,
-    where,
-)
+from .ops import *  # noqa: F403  (every array op; the list is ops.__all__)
 from .primitive import OpError
 from .serialization import CheckpointError, load, save
 from .tape import GradientTape
 from .tensor import Tensor, tensor
 
 # NumPy-style aliases
-subtract, multiply, divide, negative, absolute = sub, mul, div, neg, abs
+subtract, multiply, divide, negative, absolute = ops.sub, ops.mul, ops.div, ops.neg, ops.abs
 
 __version__ = "0.1.0"
 
@@ -100,11 +48,5 @@ __all__ = [
     "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "eye", "randn", "rand",
     "manual_seed", "default_generator", "set_default_dtype", "get_default_dtype",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-    "abs", "add", "argmax", "argmin", "astype", "broadcast_to", "clip", "concatenate",
-    "cos", "div", "einsum", "equal", "exp", "expand_dims", "flatten", "greater",
-    "greater_equal", "less", "less_equal", "log", "log1p", "logsumexp", "matmul", "max",
-    "maximum", "mean", "min", "minimum", "mul", "neg", "not_equal", "pad", "power", "prod",
-    "relu", "reshape", "sigmoid", "sign", "sin", "split", "sqrt", "squeeze", "stack", "std",
-    "sub", "sum", "swapaxes", "tanh", "transpose", "var", "where",
     "subtract", "multiply", "divide", "negative", "absolute",
-]
+] + ops.__all__

@@ -225,23 +225,20 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
         if ins is None:
             ins = prim.nones if not prim.variadic else (None,) * len(parents)
         params = n.params
-        if prim.per_input:
+        if prim.variadic:
+            gxs = prim.vjp(g, out, ins, *params)
+        else:  # one rule per input, called only where a gradient is needed
             gxs = []
             for rule, p in zip(prim.vjp, parents):
                 if p is None:
                     gxs.append(None)
+                elif rule is None:
+                    raise RuntimeError(f"{prim.name} is not differentiable in its "
+                                       f"input {prim.inputs[len(gxs)]!r}")
                 elif params:
                     gxs.append(rule(g, out, *ins, *params))
                 else:
                     gxs.append(rule(g, out, *ins))
-        elif prim.variadic:
-            gxs = prim.vjp(g, out, ins, *params)
-        elif prim.vjp is None:
-            raise RuntimeError(f"{prim.name} is not differentiable")
-        elif params:
-            gxs = prim.vjp(g, out, *ins, *params)
-        else:
-            gxs = prim.vjp(g, out, *ins)
         if not retain_graph:
             if n.ins is not None or n.out is not None:
                 n.out = None

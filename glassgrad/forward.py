@@ -180,22 +180,20 @@ def _run_jvp(prim, tans, outv, vals, params):
         filled = [t if t is not None else np.zeros(np.shape(v), dtype=np.result_type(v))
                   for t, v in zip(tans, vals)]
         return prim.jvp(filled, outv, vals, *params)
-    if isinstance(prim.jvp, tuple):
-        t_out = None
-        for rule, t in zip(prim.jvp, tans):
-            if t is None:
-                continue
-            if rule is None:
-                raise NotImplementedError(f"forward mode: {prim.name} has no JVP rule for "
-                                          "one of its inputs")
-            term = rule(t, outv, *vals, *params)
-            if t_out is None:
-                t_out = term
-            else:  # inf + -inf from two singular terms is NaN: the answer, not an accident
-                with np.errstate(invalid="ignore"):
-                    t_out = t_out + term
-        return t_out
-    return prim.jvp(*tans, outv, *vals, *params)
+    t_out = None
+    for rule, t in zip(prim.jvp, tans):
+        if t is None:
+            continue
+        if rule is None:
+            raise NotImplementedError(f"forward mode: {prim.name} has no JVP rule for "
+                                      "one of its inputs")
+        term = rule(t, outv, *vals, *params)
+        if t_out is None:
+            t_out = term
+        else:  # inf + -inf from two singular terms is NaN: the answer, not an accident
+            with np.errstate(invalid="ignore"):
+                t_out = t_out + term
+    return t_out
 
 
 def saved_duals(node: Node, out, ins):

@@ -3,37 +3,76 @@
 This is what lets the backward rules be written once in plain NumPy: handed arrays they
 compute an ordinary backward; handed Tensors (``create_graph=True``) every ``np.*`` call
 below lands on a glassgrad op and the backward pass is itself recorded.
+
+The tables are not written here: each op's card names the NumPy callable it mirrors
+(``numpy=np.exp``), and :data:`glassgrad.primitive.NUMPY_MIRRORS` collects them. Only
+the few protocol entries that are not array operations (``np.shape``, ``np.zeros_like``)
+are listed below.
 """
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from . import ops
+from .primitive import NUMPY_MIRRORS
 
-__all__ = ["array_ufunc", "array_function"]
+__all__ = ["array_ufunc", "array_function", "build"]
 
-_UFUNCS = {
-    np.add: ops.add, np.subtract: ops.sub, np.multiply: ops.mul, np.true_divide: ops.div,
-    np.power: ops.power, np.negative: ops.neg, np.absolute: ops.abs, np.exp: ops.exp,
-    np.log: ops.log, np.log1p: ops.log1p, np.sqrt: ops.sqrt, np.sin: ops.sin,
-    np.cos: ops.cos, np.tanh: ops.tanh, np.maximum: ops.maximum, np.minimum: ops.minimum,
-    np.sign: ops.sign, np.matmul: ops.matmul, np.less: ops.less,
-    np.less_equal: ops.less_equal, np.greater: ops.greater,
-    np.greater_equal: ops.greater_equal, np.equal: ops.equal, np.not_equal: ops.not_equal,
-    np.bitwise_and: ops.logical_and, np.logical_and: ops.logical_and,
-    np.bitwise_or: ops.logical_or, np.logical_or: ops.logical_or,
-    np.bitwise_xor: ops.logical_xor, np.invert: ops.logical_not,
-    np.logical_not: ops.logical_not,
+
+def _zeros_like(a, dtype=None, **kw):
+    return ops.mul(a, 0) if dtype is None else ops.astype(ops.mul(a, 0), dtype)
+
+
+_PROTOCOL = {
+    np.zeros_like: _zeros_like, np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim,
+    np.size: lambda a: a.size, np.result_type: lambda *a: np.result_type(
+        *[getattr(x, "_data", x) for x in a]),
+    np.isscalar: lambda a: False, np.square: lambda x: ops.mul(x, x),
+    np.positive: lambda x: x,
 }
+"""np.* entries that are protocol plumbing, not glassgrad ops."""
 
 
-def _square(x):
-    return ops.mul(x, x)
+def _numpy_adapter(np_name, public):
+    """``public`` called with NumPy's keyword arguments: the ones it has pass through;
+    NumPy-only ones are fine at their default (``out=None``, ``dtype=None``) and refused
+    otherwise, by name."""
+    try:
+        known = set(inspect.signature(public).parameters)
+    except (TypeError, ValueError):
+        known = set()
+
+    def adapter(*args, **kwargs):
+        if kwargs:
+            for k in [k for k in kwargs if k not in known]:
+                if kwargs.pop(k) is not None:
+                    raise TypeError(f"np.{np_name}: argument {k}= is not supported on "
+                                    "glassgrad Tensors")
+        return public(*args, **kwargs)
+
+    adapter.__name__ = f"np_{np_name}"
+    return adapter
 
 
-_UFUNCS[np.square] = _square
-_UFUNCS[np.positive] = lambda x: x
+_UFUNCS: dict = {}
+_FUNCTIONS: dict = {}
+
+
+def build() -> None:
+    """Fill the two tables from the op registry (once every op module is imported)."""
+    _UFUNCS.clear()
+    _FUNCTIONS.clear()
+    for np_callable, public in NUMPY_MIRRORS.items():
+        if isinstance(np_callable, np.ufunc):
+            _UFUNCS[np_callable] = public
+        else:
+            _FUNCTIONS[np_callable] = _numpy_adapter(np_callable.__name__, public)
+    for np_callable, fn in _PROTOCOL.items():
+        table = _UFUNCS if isinstance(np_callable, np.ufunc) else _FUNCTIONS
+        table.setdefault(np_callable, fn)
 
 
 def array_ufunc(ufunc, method, inputs, kwargs):
@@ -48,75 +87,6 @@ def array_ufunc(ufunc, method, inputs, kwargs):
     if extra:
         raise TypeError(f"np.{ufunc.__name__}: arguments {sorted(extra)} not supported on Tensors")
     return fn(*inputs)
-
-
-def _np_sum(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
-    return ops.sum(a, axis, keepdims)
-
-
-def _np_mean(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
-    return ops.mean(a, axis, keepdims)
-
-
-def _np_max(a, axis=None, out=None, keepdims=False, **kw):
-    return ops.max(a, axis, keepdims)
-
-
-def _np_min(a, axis=None, out=None, keepdims=False, **kw):
-    return ops.min(a, axis, keepdims)
-
-
-def _np_prod(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
-    return ops.prod(a, axis, keepdims)
-
-
-def _np_var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return ops.var(a, axis, ddof, keepdims)
-
-
-def _np_std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return ops.std(a, axis, ddof, keepdims)
-
-
-def _np_where(cond, x=None, y=None):
-    if x is None:
-        raise TypeError("np.where with one argument is not differentiable; use np.nonzero")
-    return ops.where(cond, x, y)
-
-
-def _np_clip(a, a_min=None, a_max=None, **kw):
-    return ops.clip(a, kw.get("min", a_min), kw.get("max", a_max))
-
-
-def _np_reshape(a, shape=None, *args, **kw):
-    return ops.reshape(a, shape if shape is not None else kw.get("newshape"))
-
-
-def _np_concatenate(xs, axis=0, **kw):
-    return ops.concatenate(xs, axis)
-
-
-def _np_stack(xs, axis=0, **kw):
-    return ops.stack(xs, axis)
-
-
-def _np_zeros_like(a, dtype=None, **kw):
-    return ops.mul(a, 0) if dtype is None else ops.astype(ops.mul(a, 0), dtype)
-
-
-_FUNCTIONS = {
-    np.sum: _np_sum, np.mean: _np_mean, np.max: _np_max, np.amax: _np_max,
-    np.min: _np_min, np.amin: _np_min, np.prod: _np_prod, np.var: _np_var,
-    np.std: _np_std, np.where: _np_where, np.clip: _np_clip, np.reshape: _np_reshape,
-    np.transpose: ops.transpose, np.swapaxes: ops.swapaxes, np.squeeze: ops.squeeze,
-    np.expand_dims: ops.expand_dims, np.broadcast_to: ops.broadcast_to,
-    np.concatenate: _np_concatenate, np.stack: _np_stack, np.pad: ops.pad,
-    np.split: ops.split, np.einsum: ops.einsum, np.matmul: ops.matmul,
-    np.zeros_like: _np_zeros_like, np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim,
-    np.size: lambda a: a.size, np.result_type: lambda *a: np.result_type(
-        *[getattr(x, "_data", x) for x in a]),
-    np.isscalar: lambda a: False,
-}
 
 
 def array_function(func, args, kwargs):

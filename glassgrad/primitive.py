@@ -1,40 +1,56 @@
-"""Primitives: each differentiable operation declared once, with its rules.
+"""Primitives: each differentiable operation declared once, on one card.
 
-A primitive is declared as a small class that is only a namespace::
+A card is a small class that is only a namespace; the decorator's arguments say
+everything the rest of the library needs to know about the op::
 
-    @primitive(save="out")
+    @primitive(save="out", numpy=np.exp, method=True, jvp=SAME)
     class exp:
-        '''out = exp(x);  d out/dx = exp(x) = out.
+        '''out = e**x;  d out/dx = e**x = out.
 
         VJP: gx = g * out.    JVP: t_out = tx * out.'''
+
         forward = np.exp                  # or: def forward(x): return np.exp(x)
 
-        def vjp(g, out, x):
-            return (g * out,)
+        def vjp_x(g, out, x):
+            return g * out
 
-        def jvp(tx, out, x):
-            return tx * out
+That card is the whole op: ``gg.exp`` and ``Tensor.exp`` (``method=True``), ``np.exp(t)``
+on a Tensor (``numpy=``: the NumPy callable it mirrors fills the dispatch table), the
+VJP, and the JVP (``jvp=SAME``: the tangent rule is the cotangent rule with ``g`` read as
+the tangent, true of every op whose Jacobian is diagonal or a scalar multiple).
 
-The calling conventions, for an op with tensor inputs ``x, y`` and non-tensor parameters
-``p...`` (parameters are the forward's arguments that have a default value):
+The conventions, for an op with tensor inputs ``x, y`` and parameters ``p...``:
 
-* ``forward(x, y, *p) -> out``              on NumPy arrays (a ufunc may serve directly);
-* ``vjp(g, out, x, y, *p) -> (gx, gy)``     one cotangent per input (``None`` allowed);
-  or, usually better, one rule per input, ``vjp_x(g, out, x, y, *p) -> gx`` and
-  ``vjp_y(...) -> gy``: the engine calls only those whose input needs a gradient;
-* ``jvp(tx, out, x, *p) -> t_out``           for one input; with several inputs, one
-  rule per input, ``jvp_x(tx, out, x, y, *p)``, whose results forward mode adds up
-  (the JVP is linear in the tangents).
+* ``params="axes keepdims"`` names the forward's non-tensor parameters; the forward's
+  other arguments are the tensor inputs. Rules receive the parameters positionally after
+  the inputs, already normalised by the public function, so they carry no defaults;
+* ``forward(x, y, *p) -> out``              on arrays (a ufunc may serve directly);
+* ``vjp_x(g, out, x, y, *p) -> gx``         one rule per input (the only VJP form): the
+  engine calls only those whose input needs a gradient; a missing rule means the op is
+  not differentiable in that input;
+* ``jvp_x(tx, out, x, y, *p) -> t_out``     one rule per input, whose terms forward
+  mode adds up (the JVP is linear in the tangents); or ``jvp=SAME`` (above); or
+  ``jvp=LINEAR`` for an op linear in its input, whose tangent is the op applied to the
+  tangent (``sum``, ``reshape``, ``concatenate``: t_out = op(tx));
+* ``call(...)``: the public signature, when the user-facing arguments differ from the
+  forward's (``sum(x, axis=None, keepdims=False)`` normalising ``axis`` and passing the
+  input's shape). It ends in ``apply(<the primitive>, inputs, params)``.
+
+Variadic primitives (``concatenate``, ``einsum``) take their inputs as one tuple and
+have one rule for all of them: ``forward(xs, *p)``, ``vjp(g, out, xs, *p) -> (gx, ...)``,
+``jvp(txs, out, xs, *p)`` (or ``jvp=LINEAR``).
 
 ``out`` and the inputs are only the values named in ``save`` (the rest arrive as
 ``None``): a rule receives exactly what it declared it needs, and nothing else is kept
 alive by the graph. Rules assume the output's shape for ``g``; undoing broadcasting is
 the engine's job (:func:`glassgrad.broadcast.sum_to`), never a rule's. Rules are plain
-array code, so they run on ``np.ndarray`` for an ordinary backward and on ``Tensor``
-(which speaks NumPy's dispatch protocols) for ``create_graph=True``.
+array code, so they run on arrays for an ordinary backward and on ``Tensor`` (which
+speaks NumPy's dispatch protocols) for ``create_graph=True``.
 
-Variadic primitives (``concatenate``, ``einsum``) take their inputs as one tuple:
-``forward(xs, *p)``, ``vjp(g, out, xs, *p)``, ``jvp(txs, out, xs, *p)``.
+Public functions that are compositions of primitives (``flatten``, ``split``) register
+with :func:`op`, so the registry (:data:`OPS`, :data:`NUMPY_MIRRORS`, :data:`METHODS`) is
+the one list of the library's array operations: the NumPy dispatch tables and the
+Tensor methods are generated from it, and a test names any op missing from ``gg``.
 """
 
 from __future__ import annotations
@@ -49,9 +65,24 @@ from .graph import Node, protect
 from .modes import state as _modes
 from .tensor import Tensor
 
-__all__ = ["primitive", "Primitive", "PRIMITIVES", "apply", "OpError"]
+__all__ = [
+    "primitive", "op", "Primitive", "PRIMITIVES", "OPS", "NUMPY_MIRRORS", "METHODS",
+    "SAME", "LINEAR", "apply", "OpError",
+]
 
 PRIMITIVES: dict[str, Primitive] = {}
+"""Every primitive by name (the engine's unit of differentiation)."""
+OPS: dict[str, object] = {}
+"""Every public array operation by its name in ``gg`` (dotted for ``gg.linalg.*``)."""
+NUMPY_MIRRORS: dict[object, object] = {}
+"""NumPy callable (ufunc or function) -> the public op it dispatches to on Tensors."""
+METHODS: dict[str, object] = {}
+"""Tensor method name -> the public op (called with the Tensor first)."""
+
+SAME = "same"
+"""``jvp=SAME``: each input's JVP rule is its VJP rule (diagonal Jacobian: g * d = d * t)."""
+LINEAR = "linear"
+"""``jvp=LINEAR``: the op is linear in its input(s); the output tangent is op(tangents)."""
 
 _ndarray = np.ndarray
 _asarray = np.asarray
@@ -63,37 +94,43 @@ class OpError(ValueError):
 
 
 class Primitive:
-    """One declared operation: its NumPy forward and its VJP/JVP rules."""
+    """One declared operation: its forward and its VJP/JVP rules.
 
-    def __init__(self, name, forward, vjp, jvp, save, doc, variadic=False, explain=None):
+    ``vjp`` is a tuple of per-input rules (``None`` where the op has no derivative in that
+    input), or for a variadic primitive one rule returning a tuple. ``jvp`` likewise, or
+    None when the op has no forward-mode rule.
+    """
+
+    def __init__(self, name, forward, vjp, jvp=None, *, save="", doc="", params=(),
+                 variadic=False, explain=None, on_release=None, call=None):
         self.name = name
         self.what = f"the VJP of {name}"  # how error messages name its backward
         self.custom_explain = explain
-        self.on_release = None  # extra cleanup when a node's saved values are freed
-        # ``vjp`` is one function returning a tuple, or a tuple of per-input functions
-        # (``vjp_x``, ``vjp_y``: only the ones whose input needs a gradient are called).
-        self.per_input = isinstance(vjp, tuple)
+        self.on_release = on_release  # extra cleanup when a node's saved values are freed
         self.forward = forward
         self.vjp = vjp
         self.jvp = jvp
         self.variadic = variadic
+        self.params = tuple(params)
+        self.call = call  # the public signature, if it differs from the forward's
         self.__doc__ = doc
         names = save.split()
         self.save_out = "out" in names
+        self.save_mask = None
         if variadic:
             self.save_all = "xs" in names
-            self.save_mask = None
-        else:
-            inputs = input_names(forward)
-            self.nones = (None,) * len(inputs)  # the ``ins`` of a node that saved nothing
-            unknown = set(names) - set(inputs) - {"out"}
-            if unknown:
-                raise TypeError(f"primitive {name}: save names unknown inputs {unknown}")
-            mask = tuple(n in names for n in inputs)
-            self.save_all = all(mask)
-            self.save_mask = mask if any(mask) and not all(mask) else None
-            if not any(mask):
-                self.save_all = False
+            self.nones = None
+            return
+        inputs = input_names(forward, self.params)
+        self.inputs = tuple(inputs)
+        self.nones = (None,) * len(inputs)  # the ``ins`` of a node that saved nothing
+        unknown = set(names) - set(inputs) - {"out"}
+        if unknown:
+            raise TypeError(f"primitive {name}: save names unknown inputs {unknown}")
+        mask = tuple(n in names for n in inputs)
+        self.save_all = bool(mask) and all(mask)
+        if any(mask) and not all(mask):
+            self.save_mask = mask
 
     def __repr__(self) -> str:
         where = self.where()
@@ -102,8 +139,8 @@ class Primitive:
     def where(self) -> str:
         """``file:line`` of this primitive's VJP rules, so a live graph's backward is one
         hop away: ``loss.grad_fn.prim`` prints where to read it."""
-        rules = self.vjp if self.per_input else (self.vjp,)
-        rules = [getattr(r, "__wrapped__", r) for r in rules]
+        rules = self.vjp if isinstance(self.vjp, tuple) else (self.vjp,)
+        rules = [getattr(r, "__wrapped__", r) for r in rules if r is not None]
         codes = [r.__code__ for r in rules if getattr(r, "__code__", None) is not None]
         if not codes:
             return ""
@@ -114,8 +151,13 @@ class Primitive:
             path = "glassgrad" + os.sep + path.rsplit(marker, 1)[1]
         return f"{path}:{first.co_firstlineno}"
 
-    def __call__(self, *inputs):
-        return apply(self, inputs)
+    def __call__(self, *args, **kwargs):
+        call = self.call
+        if call is not None:
+            return call(*args, **kwargs)
+        if kwargs:
+            raise TypeError(f"{self.name}() takes no keyword arguments")
+        return apply(self, args)
 
     def explain(self, err: Exception, datas, params) -> Exception:
         """Turn a NumPy failure inside ``forward`` into an error naming this op."""
@@ -149,16 +191,16 @@ def as_gradient(value, who: str, index: int) -> np.ndarray:
     return arr
 
 
-def input_names(forward) -> list:
-    """Names of a forward's tensor inputs: its leading parameters without defaults.
+def input_names(forward, params=()) -> list:
+    """Names of a forward's tensor inputs: its arguments that are not ``params``.
 
-    Non-tensor parameters are marked by giving them a default. A NumPy ufunc may serve
-    as the forward itself (``forward = np.multiply``): its inputs are called x, y.
+    A NumPy ufunc may serve as the forward itself (``forward = np.multiply``): its inputs
+    are called x, y.
     """
     if isinstance(forward, np.ufunc):
         return ["x", "y", "z"][: forward.nin]
     sig = inspect.signature(forward).parameters
-    return [n for n, p in sig.items() if p.default is inspect.Parameter.empty]
+    return [n for n in sig if n not in params]
 
 
 def _quietly(rule):
@@ -175,39 +217,145 @@ def _quietly(rule):
     return quiet_rule
 
 
-def primitive(save: str = "", variadic: bool = False, quiet: bool = False):
-    """Class decorator that turns a rule namespace into a registered :class:`Primitive`.
+def _linear_jvp(prim: Primitive):
+    """The JVP of an op linear in its input(s): the op itself applied to the tangent(s).
+
+    On Tensors (a nested level, or forward-over-reverse) it records, so the tangent is
+    differentiable in turn; on arrays it is the plain forward.
+    """
+    nparams = len(prim.params)
+
+    if prim.variadic:
+        def linear_jvp(txs, out, xs, *params):
+            if any(isinstance(t, Tensor) for t in txs):
+                return apply(prim, tuple(txs), params)
+            return prim.forward(txs, *params)
+
+        return linear_jvp
+
+    def linear_jvp_x(tx, out, *rest):
+        params = rest[len(rest) - nparams:] if nparams else _EMPTY
+        if isinstance(tx, Tensor):
+            return apply(prim, (tx,), params)
+        return prim.forward(tx, *params)
+
+    return (linear_jvp_x,)
+
+
+def _check_arity(name, rule, n_args):
+    """Fail at import, not at the first backward, when a rule's signature is wrong."""
+    if rule is None:
+        return
+    sig = inspect.signature(getattr(rule, "__wrapped__", rule)).parameters.values()
+    if any(p.kind is p.VAR_POSITIONAL for p in sig):
+        return
+    got = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in sig)
+    if got != n_args:
+        raise TypeError(
+            f"primitive {name}: rule {rule.__name__} takes {got} arguments, expected "
+            f"{n_args} (g or t, out, the inputs, then the params)"
+        )
+
+
+def _register(name: str, entry, public, numpy, method) -> None:
+    """Enter a public op in the registry (see the module docstring).
+
+    ``entry`` is what ``gg.<name>`` is (the Primitive, or a composite function);
+    ``public`` the callable the dispatch table and the Tensor method use (the card's
+    ``call`` when it has one: one frame fewer than going through the Primitive).
+    """
+    if name in OPS:
+        raise ValueError(f"op {name!r} declared twice")
+    OPS[name] = entry
+    mirrors = numpy if isinstance(numpy, tuple) else (numpy,) if numpy is not None else ()
+    for np_callable in mirrors:
+        if np_callable in NUMPY_MIRRORS:
+            raise ValueError(f"op {name!r}: {np_callable} already mirrored by another op")
+        NUMPY_MIRRORS[np_callable] = public
+    if method:
+        for m in (name,) if method is True else (method,) if isinstance(method, str) else method:
+            if m in METHODS:
+                raise ValueError(f"op {name!r}: Tensor method {m!r} declared twice")
+            METHODS[m] = public
+
+
+def op(*, numpy=None, method=False, name=None):
+    """Decorator registering a public function composed of primitives (see :data:`OPS`).
+
+    ``numpy``: the NumPy callable(s) it mirrors; ``method``: True (or a name, or names)
+    to make it a Tensor method too; ``name``: its name in ``gg`` if not the function's.
+    """
+
+    def decorate(fn):
+        _register(name or fn.__name__, fn, fn, numpy, method)
+        return fn
+
+    return decorate
+
+
+def primitive(save: str = "", *, params: str = "", variadic: bool = False,
+              quiet: bool = False, jvp=None, numpy=None, method=False, name=None,
+              on_release=None, public=True):
+    """Class decorator that turns a card (a rule namespace) into a registered
+    :class:`Primitive`. See the module docstring for the card's conventions.
 
     ``save`` names what the rules need at backward time: any of the forward's input
     names and ``out`` (for variadic primitives, ``xs`` for all inputs).
+    ``params`` names the forward's non-tensor parameters.
+    ``jvp``: ``SAME`` or ``LINEAR`` instead of writing ``jvp_*`` rules.
+    ``numpy``, ``method``, ``name``: see :func:`op`; ``public=False`` keeps an internal
+    primitive (one a public function or a rule calls) out of the op registry.
+    ``on_release(node)``: extra cleanup when a node's saved values are freed.
     ``quiet=True`` marks an op whose rules are evaluated at singular points on purpose
     (d sqrt/dx at 0 is inf, as in PyTorch): its VJP and JVP rules run with NumPy's
     RuntimeWarnings off, since the inf or NaN is the answer and the forward already
     warned about the user's value. Only those ops pay for the error-state switch;
     ``detect_anomaly()`` is the tool that reports non-finite gradients.
     """
+    param_names = tuple(params.split())
 
     def decorate(cls) -> Primitive:
+        opname = name or cls.__name__
+        if opname.endswith("_"):
+            raise ValueError(f"primitive {opname!r}: give the public name, not a trailing _")
         doc = inspect.cleandoc(cls.__doc__ or "")
-        vjp, jvp = getattr(cls, "vjp", None), getattr(cls, "jvp", None)
-        if vjp is None and not variadic:
-            names = input_names(cls.forward)
-            rules = tuple(getattr(cls, "vjp_" + n, None) for n in names)
-            if any(r is not None for r in rules):
-                vjp = rules
-                jvps = tuple(getattr(cls, "jvp_" + n, None) for n in names)
-                jvp = jvps if any(j is not None for j in jvps) else None
+        if variadic:
+            vjp = getattr(cls, "vjp", None)
+            jvps = None if jvp is not None else getattr(cls, "jvp", None)
+        else:
+            if hasattr(cls, "vjp") or hasattr(cls, "jvp"):
+                raise TypeError(f"primitive {opname}: write one rule per input (vjp_x, jvp_x)")
+            inputs = input_names(cls.forward, param_names)
+            vjp = tuple(getattr(cls, "vjp_" + n, None) for n in inputs)
+            if jvp is SAME:
+                jvps = vjp
+            elif jvp is None:
+                jvps = tuple(getattr(cls, "jvp_" + n, None) for n in inputs)
+                if all(j is None for j in jvps):
+                    jvps = None
+            else:
+                jvps = None
+            n_args = 2 + len(inputs) + len(param_names)
+            for rule in vjp + (jvps or ()):
+                _check_arity(opname, rule, n_args)
         if quiet:
             vjp = tuple(map(_quietly, vjp)) if isinstance(vjp, tuple) else _quietly(vjp)
-            jvp = tuple(map(_quietly, jvp)) if isinstance(jvp, tuple) else _quietly(jvp)
-        # A trailing underscore only avoids shadowing a builtin (sum_, max_).
+            jvps = tuple(map(_quietly, jvps)) if isinstance(jvps, tuple) else _quietly(jvps)
+        call = cls.__dict__.get("call")
         prim = Primitive(
-            cls.__name__.rstrip("_"), cls.forward, vjp, jvp, save, doc, variadic,
-            getattr(cls, "explain", None),
+            opname, cls.forward, vjp, jvps, save=save, doc=doc, params=param_names,
+            variadic=variadic, explain=getattr(cls, "explain", None),
+            on_release=on_release, call=call,
         )
-        if prim.name in PRIMITIVES:
-            raise ValueError(f"primitive {prim.name!r} declared twice")
-        PRIMITIVES[prim.name] = prim
+        if jvp is LINEAR:
+            prim.jvp = _linear_jvp(prim)
+        if call is not None:
+            prim.__signature__ = inspect.signature(call)
+        if opname in PRIMITIVES:
+            raise ValueError(f"primitive {opname!r} declared twice")
+        PRIMITIVES[opname] = prim
+        if public:
+            _register(opname, prim, call if call is not None else prim, numpy, method)
         return prim
 
     return decorate

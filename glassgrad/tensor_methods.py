@@ -7,17 +7,20 @@ dispatch tables), so every import is an ordinary top-of-file import and no modul
 imports a higher one. ``glassgrad/__init__`` imports it first thing, as JAX attaches
 its array methods from its NumPy layer.
 
-Each method is a one-line delegation to an op: the Tensor knows no calculus.
+The methods named after ops (``t.sum()``, ``t.exp()``) are generated from the op
+registry: a card with ``method=True`` is a Tensor method. Operators and the few
+methods that are not ops are written here, each a one-line delegation: the Tensor
+knows no calculus.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import engine, ops
+from . import engine, numpy_dispatch, ops
 from .modes import state
 from .numpy_dispatch import array_function, array_ufunc
-from .primitive import apply
+from .primitive import METHODS, Primitive, apply
 from .tensor import Tensor, as_array
 
 __all__: list = []  # nothing to import from here: importing it attaches the methods
@@ -198,92 +201,12 @@ class _Methods:
     def __invert__(self):
         return ops.logical_not(self)
 
-    # --- methods (NumPy names and signatures) ---------------------------------------------
-    def exp(self):
-        return ops.exp(self)
-
-    def log(self):
-        return ops.log(self)
-
-    def log1p(self):
-        return ops.log1p(self)
-
-    def sqrt(self):
-        return ops.sqrt(self)
-
-    def sin(self):
-        return ops.sin(self)
-
-    def cos(self):
-        return ops.cos(self)
-
-    def tanh(self):
-        return ops.tanh(self)
-
-    def sigmoid(self):
-        return ops.sigmoid(self)
-
-    def relu(self):
-        return ops.relu(self)
-
-    def abs(self):
-        return ops.abs(self)
-
-    def sign(self):
-        return ops.sign(self)
-
-    def clip(self, min=None, max=None):  # noqa: A002  (NumPy's names)
-        return ops.clip(self, min, max)
-
-    def maximum(self, other):
-        return ops.maximum(self, other)
-
-    def minimum(self, other):
-        return ops.minimum(self, other)
-
-    def sum(self, axis=None, keepdims=False):
-        return ops.sum(self, axis, keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        return ops.mean(self, axis, keepdims)
-
-    def max(self, axis=None, keepdims=False):
-        return ops.max(self, axis, keepdims)
-
-    def min(self, axis=None, keepdims=False):
-        return ops.min(self, axis, keepdims)
-
-    def prod(self, axis=None, keepdims=False):
-        return ops.prod(self, axis, keepdims)
-
-    def var(self, axis=None, ddof=0, keepdims=False):
-        return ops.var(self, axis, ddof, keepdims)
-
-    def std(self, axis=None, ddof=0, keepdims=False):
-        return ops.std(self, axis, ddof, keepdims)
-
-    def logsumexp(self, axis=None, keepdims=False):
-        return ops.logsumexp(self, axis, keepdims)
-
-    def argmax(self, axis=None, keepdims=False):
-        return ops.argmax(self, axis, keepdims)
-
-    def argmin(self, axis=None, keepdims=False):
-        return ops.argmin(self, axis, keepdims)
-
+    # --- methods that are not ops (the ops' methods are generated below) ------------------
     def any(self, axis=None, keepdims=False):
         return Tensor._wrap(np.any(self._data, axis=axis, keepdims=keepdims))
 
     def all(self, axis=None, keepdims=False):
         return Tensor._wrap(np.all(self._data, axis=axis, keepdims=keepdims))
-
-    def reshape(self, *shape):
-        return ops.reshape(self, shape[0] if len(shape) == 1 else shape)
-
-    def transpose(self, *axes):
-        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
-            axes = axes[0]
-        return ops.transpose(self, axes or None)
 
     @property
     def T(self):
@@ -292,30 +215,6 @@ class _Methods:
     @property
     def mT(self):
         return ops.swapaxes(self, -1, -2)
-
-    def swapaxes(self, axis1, axis2):
-        return ops.swapaxes(self, axis1, axis2)
-
-    def squeeze(self, axis=None):
-        return ops.squeeze(self, axis)
-
-    def expand_dims(self, axis):
-        return ops.expand_dims(self, axis)
-
-    def broadcast_to(self, shape):
-        return ops.broadcast_to(self, shape)
-
-    def flatten(self):
-        return ops.flatten(self)
-
-    def ravel(self):
-        return ops.flatten(self)
-
-    def astype(self, dtype):
-        return ops.astype(self, dtype)
-
-    def matmul(self, other):
-        return ops.matmul(self, other)
 
     def dot(self, other):
         return ops.matmul(self, other)
@@ -330,6 +229,22 @@ class _Methods:
 
 
 
+def _method(name: str, public):
+    """The Tensor method for a registered op: the op's public function itself when it
+    is a plain function (``self`` binds as its first argument: no extra frame), else a
+    one-line delegation to the primitive."""
+    if not isinstance(public, Primitive):
+        return public
+    prim = public
+
+    def method(self, *args):
+        return apply(prim, (self, *args))
+
+    method.__name__ = name
+    method.__doc__ = prim.__doc__
+    return method
+
+
 def _attach() -> None:
     # A class body defining __eq__ gets ``__hash__ = None``: never copy that (tensors
     # must stay hashable, the engine keys dicts by them), nor the holder's own plumbing.
@@ -337,6 +252,11 @@ def _attach() -> None:
     for name, value in vars(_Methods).items():
         if name not in skip:
             setattr(Tensor, name, value)
+    for name, public in METHODS.items():
+        if name in vars(_Methods):
+            raise TypeError(f"Tensor.{name} is both an op method and a hand-written one")
+        setattr(Tensor, name, _method(name, public))
+    numpy_dispatch.build()
 
 
 _attach()

@@ -110,24 +110,24 @@ class _Slots:
         return _Slots(merged, self.shape)
 
 
-def _select_rule(g, out, x, index=0, count=1, shape=None):
+def _select_rule(g, out, x, index, count, shape):
     grads = [None] * count
     grads[index] = g
-    return (_Slots(grads, shape),)
+    return _Slots(grads, shape)
 
 
-def _select_forward(x, index=0, count=1, shape=None):
+def _select_forward(x, index, count, shape):
     raise RuntimeError("output selection is applied through Function.apply")
 
 
-_SELECT = Primitive("function_output", _select_forward, _select_rule, None, "",
-                    "Output number ``index`` of a multi-output Function. VJP: route g to "
-                    "that output's slot.")
+_SELECT = Primitive("function_output", _select_forward, (_select_rule,),
+                    params=("index", "count", "shape"),
+                    doc="Output number ``index`` of a multi-output Function. VJP: route g "
+                    "to that output's slot.")
 
 
 def _make_rule(cls):
-    def vjp(g, out, *rest):
-        ctx, positions, nargs, out_shapes = rest[-4:]
+    def vjp(g, out, ins, ctx, positions, nargs, out_shapes):
         recording = state.grad_enabled  # on only for create_graph=True
         gs = g.grads if isinstance(g, _Slots) else [g]
         grads_out = []
@@ -183,10 +183,10 @@ class Function:
             def forward(*args):
                 raise RuntimeError("Function primitives are applied through Function.apply")
 
+            # One rule for all the Tensor arguments: a variadic primitive.
             prim = Primitive(cls.__name__, forward, _make_rule(cls), getattr(cls, "jvp", None),
-                             "", cls.__doc__ or "", variadic=False)
+                             doc=cls.__doc__ or "", variadic=True, on_release=_free_ctx)
             prim.what = f"Function {cls.__name__}.backward"
-            prim.on_release = _free_ctx
             cls._glassgrad_primitive = prim
         return prim
 

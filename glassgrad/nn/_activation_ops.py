@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import ops
 from ..ops.reduction import log_sum_exp_shifted, max_shift
-from ..primitive import OpError, apply, primitive
+from ..primitive import SAME, OpError, apply, primitive
 from ._stash import is_array, shape_of
 
 __all__ = [
@@ -64,7 +64,7 @@ def _erf_array(x: np.ndarray) -> np.ndarray:
     return np.copysign(out, x64).astype(np.result_type(x, np.float32), copy=False)
 
 
-@primitive(save="x", quiet=True)
+@primitive(save="x", quiet=True, jvp=SAME, name="erf", public=False)
 class erf_:
     """out = erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt;  d out/dx = 2/sqrt(pi) e^(-x^2).
 
@@ -73,12 +73,8 @@ class erf_:
 
     forward = _erf_array
 
-    def vjp(g, out, x):
-        return (g * (_TWO_OVER_SQRT_PI * np.exp(-(x * x))),)
-
-    def jvp(tx, out, x):
-        return tx * (_TWO_OVER_SQRT_PI * np.exp(-(x * x)))
-
+    def vjp_x(g, out, x):
+        return g * (_TWO_OVER_SQRT_PI * np.exp(-(x * x)))
 
 def erf(x):
     """The error function, elementwise (float64 accuracy about 1e-15 relative).
@@ -98,7 +94,7 @@ def _sigmoid(v):
     return ops.sigmoid(v)
 
 
-@primitive(save="x", quiet=True)
+@primitive(save="x", quiet=True, params="beta threshold", name="softplus", public=False)
 class softplus_:
     """out = log(1 + exp(beta x)) / beta, and x itself where beta x > threshold.
 
@@ -108,16 +104,16 @@ class softplus_:
     JVP: t_out = tx * sigmoid(beta x) (tx past the threshold).
     """
 
-    def forward(x, beta=1.0, threshold=20.0):
+    def forward(x, beta, threshold):
         with np.errstate(over="ignore"):  # beta x beyond the float range is +-inf: the
             bx = x * beta  # branches then give x, or logaddexp(0, -inf) / beta = 0: right
         return np.where(bx > threshold, x, np.logaddexp(0, bx) / beta)
 
-    def vjp(g, out, x, beta=1.0, threshold=20.0):
+    def vjp_x(g, out, x, beta, threshold):
         bx = x * beta
-        return (np.where(bx > threshold, g, g * _sigmoid(bx)),)
+        return np.where(bx > threshold, g, g * _sigmoid(bx))
 
-    def jvp(tx, out, x, beta=1.0, threshold=20.0):
+    def jvp_x(tx, out, x, beta, threshold):
         bx = x * beta
         return np.where(bx > threshold, tx, tx * _sigmoid(bx))
 
@@ -139,7 +135,7 @@ def _log_softmax_array(x, axis):
     return shifted - log_sum_exp_shifted(shifted, axis)
 
 
-@primitive(save="out")
+@primitive(save="out", params="axis", name="log_softmax", public=False)
 class log_softmax_:
     """out = x - logsumexp(x) along ``axis`` (shifted by the max: no overflow).
 
@@ -147,30 +143,30 @@ class log_softmax_:
     VJP: gx = g - exp(out) * sum(g).     JVP: t_out = tx - sum(exp(out) * tx).
     """
 
-    def forward(x, axis=-1):
+    def forward(x, axis):
         return _log_softmax_array(x, axis)
 
-    def vjp(g, out, x, axis=-1):
-        return (g - np.exp(out) * np.sum(g, axis=axis, keepdims=True),)
+    def vjp_x(g, out, x, axis):
+        return g - np.exp(out) * np.sum(g, axis=axis, keepdims=True)
 
-    def jvp(tx, out, x, axis=-1):
+    def jvp_x(tx, out, x, axis):
         return tx - np.sum(np.exp(out) * tx, axis=axis, keepdims=True)
 
 
-@primitive(save="out")
+@primitive(save="out", params="axis", name="softmax", public=False)
 class softmax_:
     """out = exp(x - logsumexp(x)) along ``axis``;  d out_i/d x_j = out_i ([i == j] - out_j).
 
     VJP: gx = out * (g - sum(g * out)).     JVP: t_out = out * (tx - sum(out * tx)).
     """
 
-    def forward(x, axis=-1):
+    def forward(x, axis):
         return np.exp(_log_softmax_array(x, axis))
 
-    def vjp(g, out, x, axis=-1):
-        return (out * (g - np.sum(g * out, axis=axis, keepdims=True)),)
+    def vjp_x(g, out, x, axis):
+        return out * (g - np.sum(g * out, axis=axis, keepdims=True))
 
-    def jvp(tx, out, x, axis=-1):
+    def jvp_x(tx, out, x, axis):
         return out * (tx - np.sum(out * tx, axis=axis, keepdims=True))
 
 

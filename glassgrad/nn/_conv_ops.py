@@ -93,7 +93,7 @@ def _col2im_array(cols, shape, kernel, stride, padding):
     return gx[:, :, ph:ph + h, pw:pw + w] if ph or pw else gx
 
 
-@primitive()
+@primitive(params="kernel stride padding shape", name="im2col", public=False)
 class im2col_:
     """cols[n, c, i, j, p, q] = xpad[n, c, p*sh + i, q*sw + j]: every window as a column.
 
@@ -105,17 +105,17 @@ class im2col_:
     VJP: gx = col2im(g).     JVP: t_out = im2col(tx).
     """
 
-    def forward(x, kernel=(1, 1), stride=(1, 1), padding=(0, 0), shape=None):
+    def forward(x, kernel, stride, padding, shape):
         return _im2col_array(x, kernel, stride, padding)
 
-    def vjp(g, out, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0), shape=None):
-        return (call(col2im_, (g,), (shape, kernel, stride, padding)),)
+    def vjp_x(g, out, x, kernel, stride, padding, shape):
+        return call(col2im_, (g,), (shape, kernel, stride, padding))
 
-    def jvp(tx, out, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0), shape=None):
+    def jvp_x(tx, out, x, kernel, stride, padding, shape):
         return call(im2col_, (tx,), (kernel, stride, padding, shape))
 
 
-@primitive()
+@primitive(params="shape kernel stride padding", name="col2im", public=False)
 class col2im_:
     """out = the (N, C, H, W) image whose pixels sum the column entries read from them.
 
@@ -124,13 +124,13 @@ class col2im_:
     VJP: gc = im2col(g).     JVP: t_out = col2im(tc).
     """
 
-    def forward(cols, shape=None, kernel=(1, 1), stride=(1, 1), padding=(0, 0)):
+    def forward(cols, shape, kernel, stride, padding):
         return _col2im_array(cols, shape, kernel, stride, padding)
 
-    def vjp(g, out, cols, shape=None, kernel=(1, 1), stride=(1, 1), padding=(0, 0)):
-        return (call(im2col_, (g,), (kernel, stride, padding, shape)),)
+    def vjp_cols(g, out, cols, shape, kernel, stride, padding):
+        return call(im2col_, (g,), (kernel, stride, padding, shape))
 
-    def jvp(tc, out, cols, shape=None, kernel=(1, 1), stride=(1, 1), padding=(0, 0)):
+    def jvp_cols(tc, out, cols, shape, kernel, stride, padding):
         return call(col2im_, (tc,), (shape, kernel, stride, padding))
 
 
@@ -174,7 +174,8 @@ def _columns(x, w, stride, padding, stash):
     return cols.reshape((n, cols.shape[1] * kernel[0] * kernel[1], -1))
 
 
-@primitive(save="x w")
+@primitive(save="x w", params="stride padding stash", name="conv2d", public=False,
+           on_release=release_stash)
 class conv2d_:
     """out[n, o] = sum over c, i, j of w[o, c, i, j] * xpad[n, c, p*sh + i, q*sw + j] + b[o].
 
@@ -192,7 +193,7 @@ class conv2d_:
     JVP: t_out = conv2d(tx, w) + conv2d(x, tw) + tb  (bilinear in (x, w), plus b).
     """
 
-    def forward(x, w, b, stride=(1, 1), padding=(0, 0), stash=None):
+    def forward(x, w, b, stride, padding, stash):
         n, o = x.shape[0], w.shape[0]
         ho, wo = out_size(x.shape[2], x.shape[3], w.shape[2:], stride, padding)
         cols = _im2col_array(x, w.shape[2:], stride, padding).reshape(n, -1, ho * wo)
@@ -203,7 +204,7 @@ class conv2d_:
             out += b.reshape(1, o, 1)
         return out.reshape(n, o, ho, wo)
 
-    def vjp_x(g, out, x, w, b, stride=(1, 1), padding=(0, 0), stash=None):
+    def vjp_x(g, out, x, w, b, stride, padding, stash):
         n, o = g.shape[:2]
         w2 = w.reshape((o, -1))
         gcols = np.matmul(w2.T, g.reshape((n, o, -1)))
@@ -211,26 +212,24 @@ class conv2d_:
         shape6 = (n, w.shape[1]) + kernel + tuple(g.shape[2:])
         return call(col2im_, (gcols.reshape(shape6),), (tuple(x.shape), kernel, stride, padding))
 
-    def vjp_w(g, out, x, w, b, stride=(1, 1), padding=(0, 0), stash=None):
+    def vjp_w(g, out, x, w, b, stride, padding, stash):
         n, o = g.shape[:2]
         cols = _columns(x, w, stride, padding, stash)
         gw = np.matmul(g.reshape((n, o, -1)), np.swapaxes(cols, 1, 2)).sum(axis=0)
         return gw.reshape(w.shape)
 
-    def vjp_b(g, out, x, w, b, stride=(1, 1), padding=(0, 0), stash=None):
+    def vjp_b(g, out, x, w, b, stride, padding, stash):
         return g.sum(axis=(0, 2, 3))
 
-    def jvp_x(tx, out, x, w, b, stride=(1, 1), padding=(0, 0), stash=None):
+    def jvp_x(tx, out, x, w, b, stride, padding, stash):
         return call(conv2d_, (tx, w, None), (stride, padding, None))
 
-    def jvp_w(tw, out, x, w, b, stride=(1, 1), padding=(0, 0), stash=None):
+    def jvp_w(tw, out, x, w, b, stride, padding, stash):
         return call(conv2d_, (x, tw, None), (stride, padding, None))
 
-    def jvp_b(tb, out, x, w, b, stride=(1, 1), padding=(0, 0), stash=None):
+    def jvp_b(tb, out, x, w, b, stride, padding, stash):
         return np.broadcast_to(tb.reshape((1, -1, 1, 1)), out.shape)
 
-
-conv2d_.on_release = release_stash
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0):

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import ops
 from ..ops.reduction import log_sum_exp_shifted, max_shift
-from ..primitive import OpError, apply, primitive
+from ..primitive import SAME, OpError, apply, primitive
 from ..tensor import Tensor
 from ._activation_ops import _sigmoid, softplus_
 from ._stash import Stash, call, is_array, release_stash, shape_of
@@ -99,7 +99,8 @@ class _Targets:
         self.denom = np.asarray(wy.sum(dtype=np.float64), dtype=dtype)
 
 
-@primitive(save="z")
+@primitive(save="z", params="targets axis smoothing reduction stash", name="cross_entropy",
+           public=False, on_release=release_stash)
 class cross_entropy_:
     """loss_i = w_{y_i} (logsumexp(z_i) - z_{i, y_i})  per sample (class axis ``axis``),
     computed from the shifted logits s = z - max z as logsumexp(s_i) - s_{i, y_i},
@@ -116,7 +117,7 @@ class cross_entropy_:
     JVP: t_out = the same reduction of sum over classes of tz * (the bracket above).
     """
 
-    def forward(z, targets=None, axis=1, smoothing=0.0, reduction="mean", stash=None):
+    def forward(z, targets, axis, smoothing, reduction, stash):
         s, lse = _shifted(z, axis, None)
         if stash is not None:
             stash.values = s, lse
@@ -140,11 +141,10 @@ class cross_entropy_:
         with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: NaN, as PyTorch
             return total / t.denom
 
-    def vjp(g, out, z, targets=None, axis=1, smoothing=0.0, reduction="mean", stash=None):
-        return (_per_sample(g, targets, reduction) * _ce_slope(z, targets, axis, smoothing,
-                                                               stash),)
+    def vjp_z(g, out, z, targets, axis, smoothing, reduction, stash):
+        return _per_sample(g, targets, reduction) * _ce_slope(z, targets, axis, smoothing, stash)
 
-    def jvp(tz, out, z, targets=None, axis=1, smoothing=0.0, reduction="mean", stash=None):
+    def jvp_z(tz, out, z, targets, axis, smoothing, reduction, stash):
         per_sample = np.sum(tz * _ce_slope(z, targets, axis, smoothing, stash), axis=axis)
         if reduction == "none":
             return per_sample
@@ -176,8 +176,6 @@ def _ce_slope(z, t, axis, smoothing, stash):
         slope = slope - (smoothing / z.shape[axis]) * t.w * t.kept.reshape(t.eshape)
     return slope
 
-
-cross_entropy_.on_release = release_stash
 
 
 def _class_args(name, input, target, weight):  # noqa: A002
@@ -286,7 +284,7 @@ def _softplus(v):
     return np.logaddexp(0, v) if is_array(v) else call(softplus_, (v,), (1.0, np.inf))
 
 
-@primitive(save="z y pw")
+@primitive(save="z y pw", jvp=SAME, name="bce_with_logits", public=False)
 class bce_with_logits_:
     """loss = (1 - y) z + l * softplus(-z),  l = 1 + (pw - 1) y  (l = 1 without pos_weight).
 
@@ -314,16 +312,6 @@ class bce_with_logits_:
 
     def vjp_pw(g, out, z, y, pw):
         return g * y * _softplus(-z)
-
-    def jvp_z(tz, out, z, y, pw):
-        return tz * _bce_dz(z, y, pw)
-
-    def jvp_y(ty, out, z, y, pw):
-        return ty * _bce_dy(z, pw)
-
-    def jvp_pw(tpw, out, z, y, pw):
-        return tpw * y * _softplus(-z)
-
 
 def _bce_dz(z, y, pw):
     if pw is None:
@@ -363,7 +351,7 @@ def _clamped_logs(p):
         return np.maximum(np.log(p), _LOG_FLOOR), np.maximum(np.log1p(-p), _LOG_FLOOR)
 
 
-@primitive(save="p y", quiet=True)
+@primitive(save="p y", quiet=True, jvp=SAME, name="binary_cross_entropy", public=False)
 class binary_cross_entropy_:
     """loss = -(y log p + (1 - y) log(1 - p)), each log clamped at -100 (as PyTorch).
 
@@ -384,14 +372,6 @@ class binary_cross_entropy_:
     def vjp_y(g, out, p, y):
         log_p, log_q = _clamped_logs(p)
         return g * (log_q - log_p)
-
-    def jvp_p(tp, out, p, y):
-        return tp * (p - y) / np.maximum(p * (1 - p), _EPS)
-
-    def jvp_y(ty, out, p, y):
-        log_p, log_q = _clamped_logs(p)
-        return ty * (log_q - log_p)
-
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):  # noqa: A002
     """Binary cross-entropy of probabilities ``input`` in [0, 1] (logs clamped at -100).
@@ -437,3 +417,5 @@ def mse_loss(input, target, reduction="mean"):  # noqa: A002
                       stacklevel=2)
     diff = input - target
     return _reduce(diff * diff, reduction, "mse_loss")
+
+

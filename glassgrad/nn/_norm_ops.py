@@ -40,7 +40,8 @@ def _constant_along(w, axes, ndim) -> bool:
     return all(a < lead or w.shape[a - lead] == 1 for a in axes)
 
 
-@primitive(save="x w", quiet=True)
+@primitive(save="x w", quiet=True, params="axes eps stash", on_release=release_stash,
+           name="normalize", public=False)
 class normalize_:
     """out = w * xhat + b,  xhat = (x - mean_A x) / sqrt(var_A x + eps),  stats over A.
 
@@ -60,7 +61,7 @@ class normalize_:
          t_xhat = (tx - mean_A(tx) - xhat * mean_A(tx * xhat)) / sigma.
     """
 
-    def forward(x, w, b, axes=(), eps=1e-5, stash=None):
+    def forward(x, w, b, axes, eps, stash):
         mean = np.mean(x, axis=axes, keepdims=True)
         xc = x - mean
         var = np.mean(xc * xc, axis=axes, keepdims=True)
@@ -75,37 +76,43 @@ class normalize_:
             out += b
         return out
 
-    def vjp(g, out, x, w, b, axes=(), eps=1e-5, stash=None):
+    def vjp_x(g, out, x, w, b, axes, eps, stash):
         mean, invstd = _stats(x, axes, eps, stash)
         xhat = (x - mean) * invstd
         if _constant_along(w, axes, len(x.shape)):
             g_mean = np.mean(g, axis=axes, keepdims=True)
             gxhat_mean = np.mean(g * xhat, axis=axes, keepdims=True)
             scale = invstd if w is None else w * invstd
-            gx = scale * (g - g_mean - xhat * gxhat_mean)
-            m = _count(x.shape, axes)
-            return gx, gxhat_mean * m, g_mean * m
+            return scale * (g - g_mean - xhat * gxhat_mean)
         h = g * w
-        gx = invstd * (h - np.mean(h, axis=axes, keepdims=True)
-                       - xhat * np.mean(h * xhat, axis=axes, keepdims=True))
-        return gx, g * xhat, g
+        return invstd * (h - np.mean(h, axis=axes, keepdims=True)
+                         - xhat * np.mean(h * xhat, axis=axes, keepdims=True))
 
-    def jvp(tx, tw, tb, out, x, w, b, axes=(), eps=1e-5, stash=None):
+    def vjp_w(g, out, x, w, b, axes, eps, stash):
+        mean, invstd = _stats(x, axes, eps, stash)
+        gw = g * ((x - mean) * invstd)
+        if _constant_along(w, axes, len(x.shape)):  # batch norm: reduce here, not in sum_to
+            return np.sum(gw, axis=axes, keepdims=True)
+        return gw
+
+    def vjp_b(g, out, x, w, b, axes, eps, stash):
+        if _constant_along(w, axes, len(x.shape)):
+            return np.sum(g, axis=axes, keepdims=True)
+        return g
+
+    def jvp_x(tx, out, x, w, b, axes, eps, stash):
         mean, invstd = _stats(x, axes, eps, stash)
         xhat = (x - mean) * invstd
-        t_out = 0
-        if tx is not None:
-            t_xhat = invstd * (tx - np.mean(tx, axis=axes, keepdims=True)
-                               - xhat * np.mean(tx * xhat, axis=axes, keepdims=True))
-            t_out = t_xhat if w is None else w * t_xhat
-        if tw is not None:
-            t_out = t_out + tw * xhat
-        if tb is not None:
-            t_out = t_out + tb
-        return t_out
+        t_xhat = invstd * (tx - np.mean(tx, axis=axes, keepdims=True)
+                           - xhat * np.mean(tx * xhat, axis=axes, keepdims=True))
+        return t_xhat if w is None else w * t_xhat
 
+    def jvp_w(tw, out, x, w, b, axes, eps, stash):
+        mean, invstd = _stats(x, axes, eps, stash)
+        return tw * ((x - mean) * invstd)
 
-normalize_.on_release = release_stash
+    def jvp_b(tb, out, x, w, b, axes, eps, stash):
+        return tb
 
 
 def _count(shape, axes) -> int:

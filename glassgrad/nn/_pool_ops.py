@@ -74,7 +74,7 @@ def _masks_data(x, out, kernel, stride, padding):
     return _winner_masks(data, out if is_array(out) else out.data, kernel, stride, padding)
 
 
-@primitive(save="x out")
+@primitive(save="x out", params="kernel stride padding", name="max_pool2d", public=False)
 class max_pool2d_:
     """out[n, c, p, q] = max over the window (p, q) of xpad (padding is -inf).
 
@@ -88,10 +88,10 @@ class max_pool2d_:
     JVP: t_out = tx at each window's argmax.
     """
 
-    def forward(x, kernel=(1, 1), stride=(1, 1), padding=(0, 0)):
+    def forward(x, kernel, stride, padding):
         return _window_max(x, kernel, stride, padding)
 
-    def vjp(g, out, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0)):
+    def vjp_x(g, out, x, kernel, stride, padding):
         masks = _masks_data(x, out, kernel, stride, padding)
         if is_array(g):
             n, c, h, w = x.shape
@@ -106,13 +106,13 @@ class max_pool2d_:
                     np.multiply(m, g, out=gx[sl])
                 else:
                     gx[sl] += m * g
-            return (gx[:, :, ph:ph + h, pw:pw + w] if ph or pw else gx,)
+            return gx[:, :, ph:ph + h, pw:pw + w] if ph or pw else gx
         n, c, ho, wo = g.shape
         onehot = np.stack(masks, axis=2).reshape((n, c) + tuple(kernel) + (ho, wo))
         gcols = onehot * g.reshape((n, c, 1, 1, ho, wo))
-        return (call(col2im_, (gcols,), (tuple(x.shape), kernel, stride, padding)),)
+        return call(col2im_, (gcols,), (tuple(x.shape), kernel, stride, padding))
 
-    def jvp(tx, out, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0)):
+    def jvp_x(tx, out, x, kernel, stride, padding):
         masks = _masks_data(x, out, kernel, stride, padding)
         txp = _pad(tx, padding)
         t_out = 0
@@ -137,7 +137,7 @@ def _divisor(shape, kernel, stride, padding, count_include_pad, divisor_override
     return count
 
 
-@primitive()
+@primitive(params="kernel stride padding divisor shape", name="avg_pool2d", public=False)
 class avg_pool2d_:
     """out[n, c, p, q] = (sum over the window (p, q) of xpad) / d  (padding is 0).
 
@@ -149,7 +149,7 @@ class avg_pool2d_:
     JVP: t_out = avg_pool2d(tx).
     """
 
-    def forward(x, kernel=(1, 1), stride=(1, 1), padding=(0, 0), divisor=1.0, shape=None):
+    def forward(x, kernel, stride, padding, divisor, shape):
         xp = _pad(x, padding)
         slices = offset_slices(kernel, stride, out_size(x.shape[2], x.shape[3], kernel,
                                                         stride, padding))
@@ -159,8 +159,7 @@ class avg_pool2d_:
         out /= divisor
         return out
 
-    def vjp(g, out, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0), divisor=1.0,
-            shape=None):
+    def vjp_x(g, out, x, kernel, stride, padding, divisor, shape):
         share = g / divisor
         if is_array(g):
             n, c, h, w = shape
@@ -168,14 +167,13 @@ class avg_pool2d_:
             gx = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=g.dtype)
             for sl in offset_slices(kernel, stride, g.shape[2:]):
                 gx[sl] += share
-            return (gx[:, :, ph:ph + h, pw:pw + w] if ph or pw else gx,)
+            return gx[:, :, ph:ph + h, pw:pw + w] if ph or pw else gx
         n, c, ho, wo = g.shape
         gcols = np.broadcast_to(share.reshape((n, c, 1, 1, ho, wo)),
                                 (n, c) + tuple(kernel) + (ho, wo))
-        return (call(col2im_, (gcols,), (shape, kernel, stride, padding)),)
+        return call(col2im_, (gcols,), (shape, kernel, stride, padding))
 
-    def jvp(tx, out, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0), divisor=1.0,
-            shape=None):
+    def jvp_x(tx, out, x, kernel, stride, padding, divisor, shape):
         return call(avg_pool2d_, (tx,), (kernel, stride, padding, divisor, shape))
 
 

@@ -1,66 +1,17 @@
-"""All array operations. Each family module declares its primitives (forward, VJP, JVP,
-derivation) and the public functions around them; this package only gathers them."""
+"""All array operations. Each family module declares its ops on cards (forward, VJP,
+JVP, derivation, and the names it is known by); this package only gathers the families'
+``__all__`` lists into one namespace, which ``glassgrad`` re-exports. A test checks it
+against the op registry (:data:`glassgrad.primitive.OPS`), so an op whose name is
+missing from its family's ``__all__`` is named, not silently absent."""
 
-from .compare import (
-    equal,
-    greater,
-    greater_equal,
-    less,
-    less_equal,
-    logical_and,
-    logical_not,
-    logical_or,
-    logical_xor,
-    not_equal,
-)
-from .elementwise import (
-    abs,
-    add,
-    astype,
-    clip,
-    cos,
-    div,
-    exp,
-    log,
-    log1p,
-    maximum,
-    minimum,
-    mul,
-    neg,
-    power,
-    relu,
-    sigmoid,
-    sign,
-    sin,
-    sqrt,
-    sub,
-    tanh,
-    where,
-)
-from .indexing import getitem, index_put, unwrap_index
-from .linalg import einsum, matmul
-from .reduction import argmax, argmin, logsumexp, max, mean, min, prod, std, sum, var
-from .shape import (
-    broadcast_to,
-    concatenate,
-    expand_dims,
-    flatten,
-    pad,
-    reshape,
-    split,
-    squeeze,
-    stack,
-    swapaxes,
-    transpose,
-)
+from . import compare, elementwise, indexing, linalg, reduction, shape
+from .compare import *  # noqa: F403
+from .elementwise import *  # noqa: F403
+from .indexing import *  # noqa: F403
+from .linalg import *  # noqa: F403
+from .reduction import *  # noqa: F403
+from .shape import *  # noqa: F403
 
-__all__ = [
-    "abs", "add", "astype", "clip", "cos", "div", "exp", "log", "log1p", "maximum",
-    "minimum", "mul", "neg", "power", "relu", "sigmoid", "sign", "sin", "sqrt", "sub",
-    "tanh", "where", "getitem", "index_put", "unwrap_index", "einsum", "matmul", "argmax",
-    "argmin", "logsumexp", "max", "mean", "min", "prod", "std", "sum", "var",
-    "broadcast_to", "concatenate", "expand_dims", "flatten", "pad", "reshape", "split",
-    "squeeze", "stack", "swapaxes", "transpose", "equal", "greater", "greater_equal",
-    "less", "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor",
-    "logical_not",
-]
+FAMILIES = (elementwise, compare, reduction, shape, indexing, linalg)
+
+__all__ = [name for family in FAMILIES for name in family.__all__]

@@ -1,9 +1,10 @@
 """Elementwise primitives: arithmetic and the textbook functions.
 
-Each declaration holds the forward (often the NumPy ufunc itself: no Python frame on the
-hot path), one VJP rule per input (``vjp_x``, ``vjp_y``: the
-engine calls only those whose input needs a gradient) or one ``vjp`` for unary ops, the
-matching JVP rules, and the derivation. Rules see ``g`` with the output's shape;
+Each card holds the forward (often the NumPy ufunc itself: no Python frame on the hot
+path), one VJP rule per input (``vjp_x``, ``vjp_y``: the engine calls only those whose
+input needs a gradient) and the derivation. Elementwise ops have a diagonal Jacobian,
+so their JVP is their VJP with the tangent in place of ``g`` (``jvp=SAME``); only where
+the two differ is a JVP rule written. Rules see ``g`` with the output's shape;
 broadcasting is undone by the engine. Inputs may be Tensors, arrays or Python scalars.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..primitive import apply, primitive
+from ..primitive import LINEAR, SAME, apply, primitive
 from ..tensor import Tensor
 
 __all__ = [
@@ -23,7 +24,7 @@ __all__ = [
 
 # --- arithmetic ------------------------------------------------------------------------
 
-@primitive()
+@primitive(jvp=SAME, numpy=np.add)
 class add:
     """out = x + y;  d out/dx = 1, d out/dy = 1.
 
@@ -38,14 +39,8 @@ class add:
     def vjp_y(g, out, x, y):
         return g
 
-    def jvp_x(tx, out, x, y):
-        return tx
 
-    def jvp_y(ty, out, x, y):
-        return ty
-
-
-@primitive()
+@primitive(jvp=SAME, numpy=np.subtract)
 class sub:
     """out = x - y;  d out/dx = 1, d out/dy = -1.
 
@@ -60,14 +55,8 @@ class sub:
     def vjp_y(g, out, x, y):
         return -g
 
-    def jvp_x(tx, out, x, y):
-        return tx
 
-    def jvp_y(ty, out, x, y):
-        return -ty
-
-
-@primitive(save="x y")
+@primitive(save="x y", jvp=SAME, numpy=np.multiply)
 class mul:
     """out = x * y;  d out/dx = y, d out/dy = x  (product rule).
 
@@ -82,14 +71,9 @@ class mul:
     def vjp_y(g, out, x, y):
         return g * x
 
-    def jvp_x(tx, out, x, y):
-        return tx * y
-
-    def jvp_y(ty, out, x, y):
-        return x * ty
 
 
-@primitive(save="y out", quiet=True)
+@primitive(save="y out", quiet=True, jvp=SAME, numpy=np.true_divide)
 class div:
     """out = x / y;  d out/dx = 1/y,  d out/dy = -x/y**2 = -out/y  (quotient rule).
 
@@ -106,14 +90,8 @@ class div:
     def vjp_y(g, out, x, y):
         return -g * out / y
 
-    def jvp_x(tx, out, x, y):
-        return tx / y
 
-    def jvp_y(ty, out, x, y):
-        return -out * ty / y
-
-
-@primitive(save="x y out", quiet=True)
+@primitive(save="x y out", quiet=True, jvp=SAME, numpy=np.power)
 class power:
     """out = x ** y;  d out/dx = y * x**(y-1),  d out/dy = x**y * log(x) = out * log(x).
 
@@ -132,13 +110,6 @@ class power:
 
     def vjp_y(g, out, x, y):
         return g * _dpow_dy(out, x, y)
-
-    def jvp_x(tx, out, x, y):
-        return tx * _dpow_dx(x, y)
-
-    def jvp_y(ty, out, x, y):
-        return ty * _dpow_dy(out, x, y)
-
 
 def _dpow_dx(x, y):
     """y * x**(y-1), and 0 wherever y == 0.
@@ -164,22 +135,19 @@ def _dpow_dy(out, x, y):
     return np.where(zero, 0, out * np.log(np.where(zero, 1, x)))
 
 
-@primitive()
+@primitive(jvp=SAME, numpy=np.negative)
 class neg:
     """out = -x;  d out/dx = -1.      VJP: gx = -g.      JVP: t_out = -tx."""
 
     forward = np.negative
 
-    def vjp(g, out, x):
-        return (-g,)
-
-    def jvp(tx, out, x):
-        return -tx
-
+    def vjp_x(g, out, x):
+        return -g
 
 # --- textbook functions ------------------------------------------------------------------
 
-@primitive(save="x")
+
+@primitive(save="x", jvp=SAME, numpy=np.absolute, method=True)
 class abs:  # noqa: A001  (NumPy's name)
     """out = |x|;  d out/dx = sign(x)  (0 at x = 0, the subgradient PyTorch uses).
 
@@ -188,14 +156,11 @@ class abs:  # noqa: A001  (NumPy's name)
 
     forward = np.abs
 
-    def vjp(g, out, x):
-        return (g * np.sign(x),)
-
-    def jvp(tx, out, x):
-        return tx * np.sign(x)
+    def vjp_x(g, out, x):
+        return g * np.sign(x)
 
 
-@primitive(save="out")
+@primitive(save="out", jvp=SAME, numpy=np.exp, method=True)
 class exp:
     """out = e**x;  d out/dx = e**x = out.
 
@@ -204,14 +169,11 @@ class exp:
 
     forward = np.exp
 
-    def vjp(g, out, x):
-        return (g * out,)
-
-    def jvp(tx, out, x):
-        return tx * out
+    def vjp_x(g, out, x):
+        return g * out
 
 
-@primitive(save="x", quiet=True)
+@primitive(save="x", quiet=True, jvp=SAME, numpy=np.log, method=True)
 class log:
     """out = ln x;  d out/dx = 1/x  (inf at x = 0, as PyTorch, without a warning).
 
@@ -220,14 +182,11 @@ class log:
 
     forward = np.log  # log(0) and log(-1) warn: those are the user's values
 
-    def vjp(g, out, x):
-        return (g / x,)
-
-    def jvp(tx, out, x):
-        return tx / x
+    def vjp_x(g, out, x):
+        return g / x
 
 
-@primitive(save="x", quiet=True)
+@primitive(save="x", quiet=True, jvp=SAME, numpy=np.log1p, method=True)
 class log1p:
     """out = ln(1 + x), accurate for tiny x;  d out/dx = 1/(1 + x)  (inf at x = -1).
 
@@ -236,14 +195,11 @@ class log1p:
 
     forward = np.log1p
 
-    def vjp(g, out, x):
-        return (g / (1 + x),)
-
-    def jvp(tx, out, x):
-        return tx / (1 + x)
+    def vjp_x(g, out, x):
+        return g / (1 + x)
 
 
-@primitive(save="out", quiet=True)
+@primitive(save="out", quiet=True, jvp=SAME, numpy=np.sqrt, method=True)
 class sqrt:
     """out = sqrt(x);  d out/dx = 1/(2 sqrt(x)) = 1/(2 out)  (inf at x = 0, as PyTorch).
 
@@ -252,14 +208,11 @@ class sqrt:
 
     forward = np.sqrt  # sqrt(-1) warns: the user's value
 
-    def vjp(g, out, x):
-        return (g / (2 * out),)
-
-    def jvp(tx, out, x):
-        return tx / (2 * out)
+    def vjp_x(g, out, x):
+        return g / (2 * out)
 
 
-@primitive(save="x")
+@primitive(save="x", jvp=SAME, numpy=np.sin, method=True)
 class sin:
     """out = sin x;  d out/dx = cos x.
 
@@ -268,14 +221,11 @@ class sin:
 
     forward = np.sin
 
-    def vjp(g, out, x):
-        return (g * np.cos(x),)
-
-    def jvp(tx, out, x):
-        return tx * np.cos(x)
+    def vjp_x(g, out, x):
+        return g * np.cos(x)
 
 
-@primitive(save="x")
+@primitive(save="x", jvp=SAME, numpy=np.cos, method=True)
 class cos:
     """out = cos x;  d out/dx = -sin x.
 
@@ -284,14 +234,11 @@ class cos:
 
     forward = np.cos
 
-    def vjp(g, out, x):
-        return (-g * np.sin(x),)
-
-    def jvp(tx, out, x):
-        return -tx * np.sin(x)
+    def vjp_x(g, out, x):
+        return -g * np.sin(x)
 
 
-@primitive(save="out")
+@primitive(save="out", jvp=SAME, numpy=np.tanh, method=True)
 class tanh:
     """out = tanh x;  d out/dx = 1 - tanh(x)**2 = 1 - out**2.
 
@@ -300,14 +247,11 @@ class tanh:
 
     forward = np.tanh
 
-    def vjp(g, out, x):
-        return (g * (1 - out * out),)
-
-    def jvp(tx, out, x):
-        return tx * (1 - out * out)
+    def vjp_x(g, out, x):
+        return g * (1 - out * out)
 
 
-@primitive(save="out")
+@primitive(save="out", jvp=SAME, method=True)
 class sigmoid:
     """out = 1 / (1 + e**-x);  d out/dx = out * (1 - out).
 
@@ -319,14 +263,11 @@ class sigmoid:
     def forward(x):
         return np.exp(-np.logaddexp(0, -x))
 
-    def vjp(g, out, x):
-        return (g * out * (1 - out),)
-
-    def jvp(tx, out, x):
-        return tx * out * (1 - out)
+    def vjp_x(g, out, x):
+        return g * out * (1 - out)
 
 
-@primitive(save="out")
+@primitive(save="out", jvp=SAME, method=True)
 class relu:
     """out = max(x, 0);  d out/dx = 1 where x > 0, else 0 (0 at x = 0, as PyTorch).
 
@@ -336,14 +277,11 @@ class relu:
     def forward(x):
         return np.maximum(x, 0)
 
-    def vjp(g, out, x):
-        return (g * (out > 0),)  # a multiply by the mask: several times faster than where
-
-    def jvp(tx, out, x):
-        return tx * (out > 0)
+    def vjp_x(g, out, x):
+        return g * (out > 0)  # a multiply by the mask: several times faster than where
 
 
-@primitive()
+@primitive(jvp=SAME, numpy=np.sign, method=True)
 class sign:
     """out = sign(x);  d out/dx = 0 almost everywhere (the jump at 0 has no derivative).
 
@@ -352,12 +290,8 @@ class sign:
 
     forward = np.sign
 
-    def vjp(g, out, x):
-        return (g * 0,)
-
-    def jvp(tx, out, x):
-        return tx * 0
-
+    def vjp_x(g, out, x):
+        return g * 0
 
 # --- selections -------------------------------------------------------------------------
 
@@ -366,7 +300,7 @@ def _share(x, y):
     return (x > y) + 0.5 * (x == y)
 
 
-@primitive(save="x y")
+@primitive(save="x y", jvp=SAME, numpy=np.maximum, method=True)
 class maximum:
     """out = max(x, y) elementwise;  d out/dx = 1 where x > y, 1/2 on ties, else 0.
 
@@ -383,14 +317,8 @@ class maximum:
     def vjp_y(g, out, x, y):
         return g * _share(y, x)
 
-    def jvp_x(tx, out, x, y):
-        return tx * _share(x, y)
 
-    def jvp_y(ty, out, x, y):
-        return ty * _share(y, x)
-
-
-@primitive(save="x y")
+@primitive(save="x y", jvp=SAME, numpy=np.minimum, method=True)
 class minimum:
     """out = min(x, y) elementwise;  d out/dx = 1 where x < y, 1/2 on ties, else 0.
 
@@ -406,14 +334,8 @@ class minimum:
     def vjp_y(g, out, x, y):
         return g * _share(x, y)
 
-    def jvp_x(tx, out, x, y):
-        return tx * _share(y, x)
 
-    def jvp_y(ty, out, x, y):
-        return ty * _share(x, y)
-
-
-@primitive(save="x lo hi")
+@primitive(save="x lo hi", jvp=SAME, numpy=np.clip, method=True)
 class clip:
     """out = min(max(x, lo), hi);  d out/dx = 1 where lo <= x <= hi, else 0;
     d out/d lo = 1 where x < lo <= hi;  d out/d hi = 1 where x > hi or lo > hi.
@@ -426,6 +348,12 @@ class clip:
     JVP: t_out = tx * [lo <= x <= hi] + t_lo * [x < lo <= hi] + t_hi * [x > hi or lo > hi].
     """
 
+    def call(x, min=None, max=None):  # noqa: A002  (NumPy's argument names)
+        """Limit values to ``[min, max]`` (either may be None; Tensor bounds get gradients)."""
+        if min is None and max is None:
+            raise ValueError("clip: give at least one of min and max")
+        return apply(clip, (x, min, max))
+
     def forward(x, lo, hi):
         return np.clip(x, lo, hi)
 
@@ -437,16 +365,6 @@ class clip:
 
     def vjp_hi(g, out, x, lo, hi):
         return np.where(_at_hi(x, lo, hi), g, 0)
-
-    def jvp_x(tx, out, x, lo, hi):
-        return np.where(_inside(x, lo, hi), tx, 0)
-
-    def jvp_lo(tlo, out, x, lo, hi):
-        return np.where(_at_lo(x, lo, hi), tlo, 0)
-
-    def jvp_hi(thi, out, x, lo, hi):
-        return np.where(_at_hi(x, lo, hi), thi, 0)
-
 
 def _at_lo(x, lo, hi):
     """Where clip's output is the lower bound: x below it, and the bounds in order."""
@@ -467,14 +385,26 @@ def _inside(x, lo, hi):
     return keep
 
 
-@primitive(save="cond")
+@primitive(save="cond", jvp=SAME, numpy=np.where)
 class where:
     """out = x where cond else y;  d out/dx = [cond], d out/dy = [not cond].
 
-    ``cond`` is a boolean constant (no gradient).
+    ``cond`` is a boolean constant (no gradient). With ``cond`` alone, as NumPy, it is
+    ``nonzero(cond)``: a tuple of integer index Tensors (no gradient).
     VJP: gx = where(cond, g, 0), gy = where(cond, 0, g).
     JVP: t_out = where(cond, tx, ty).
     """
+
+    def call(condition, x=None, y=None):
+        """Pick ``x`` where ``condition`` is true, else ``y`` (NumPy broadcasting)."""
+        c = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
+        if x is None and y is None:
+            return tuple(Tensor._wrap(i) for i in np.nonzero(c))
+        if x is None or y is None:
+            raise TypeError("where: give both x and y, or neither (the indices of cond)")
+        if c.dtype != np.bool_:
+            c = c.astype(bool)
+        return apply(where, (c, x, y))
 
     def forward(cond, x, y):
         return np.where(cond, x, y)
@@ -485,51 +415,20 @@ class where:
     def vjp_y(g, out, cond, x, y):
         return np.where(cond, 0, g)
 
-    def jvp_x(tx, out, cond, x, y):
-        return np.where(cond, tx, 0)
 
-    def jvp_y(ty, out, cond, x, y):
-        return np.where(cond, 0, ty)
-
-
-@primitive()
+@primitive(params="dtype", jvp=LINEAR, method=True)
 class astype:
     """out = x converted to another dtype;  d out/dx = 1.
 
     VJP: gx = g converted back to x's dtype (the engine casts).     JVP: t_out = tx.
     """
 
-    def forward(x, dtype=None):
+    def call(x, dtype):
+        """Convert to ``dtype``; the gradient is converted back."""
+        return apply(astype, (x,), (np.dtype(dtype),))
+
+    def forward(x, dtype):
         return x.astype(dtype)
 
-    def vjp(g, out, x, dtype=None):
-        return (g,)
-
-    def jvp(tx, out, x, dtype=None):
-        return tx.astype(dtype)
-
-
-# --- public functions that need a wrapper ------------------------------------------------
-_clip = clip
-_where = where
-_astype = astype
-
-
-def clip(x, min=None, max=None):  # noqa: A002  (NumPy's argument names)
-    """Limit values to ``[min, max]`` (either may be None; Tensor bounds get gradients)."""
-    if min is None and max is None:
-        raise ValueError("clip: give at least one of min and max")
-    return apply(_clip, (x, min, max))
-
-
-def where(cond, x, y):
-    """Pick ``x`` where ``cond`` is true, else ``y`` (NumPy broadcasting)."""
-    c = cond._data if isinstance(cond, Tensor) else np.asarray(cond)
-    if c.dtype != np.bool_:
-        c = c.astype(bool)
-    return apply(_where, (c, x, y))
-
-
-def astype(x, dtype):
-    """Convert to ``dtype``; the gradient is converted back."""
-    return apply(_astype, (x,), (np.dtype(dtype),))
+    def vjp_x(g, out, x, dtype):
+        return g

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..primitive import apply, primitive
+from ..primitive import LINEAR, apply, primitive
 
 __all__ = ["getitem", "index_put", "unwrap_index"]
 
@@ -50,43 +50,43 @@ def _scatter_into_zeros(g, index, shape):
     return apply(scatter_add, (g,), (index, shape))
 
 
-@primitive()
-class getitem_:
+@primitive(params="index shape", jvp=LINEAR)
+class getitem:
     """out = x[index];  each out element is one x element, so d out/dx is a selection.
 
     VJP: gx = zeros like x, with g added at ``index`` (repeated indices accumulate).
     JVP: t_out = tx[index].
     """
 
-    def forward(x, index=None, shape=None):
+    def call(x, index):
+        """``x[index]`` with NumPy's basic and advanced indexing; gradients scatter back."""
+        index = unwrap_index(index)
+        shape = np.shape(x._data if hasattr(x, "_data") else x)
+        return apply(getitem, (x,), (index, shape))
+
+    def forward(x, index, shape):
         return x[index]
 
-    def vjp(g, out, x, index=None, shape=None):
-        return (_scatter_into_zeros(g, index, shape),)
-
-    def jvp(tx, out, x, index=None, shape=None):
-        return tx[index]
+    def vjp_x(g, out, x, index, shape):
+        return _scatter_into_zeros(g, index, shape)
 
 
-@primitive()
+@primitive(params="index shape", jvp=LINEAR, public=False)
 class scatter_add:
     """out = zeros(shape) with x added at ``index`` (the adjoint of indexing).
 
     VJP: gx = g[index].     JVP: t_out = scatter_add(tx).
     """
 
-    def forward(x, index=None, shape=None):
+    def forward(x, index, shape):
         return _scatter_into_zeros(x, index, shape)
 
-    def vjp(g, out, x, index=None, shape=None):
-        return (g[index],)
-
-    def jvp(tx, out, x, index=None, shape=None):
-        return _scatter_into_zeros(tx, index, shape)
+    def vjp_x(g, out, x, index, shape):
+        return g[index]
 
 
-@primitive()
-class index_put_:
+@primitive(params="index vndim")
+class index_put:
     """out = x with out[index] = v;  the overwritten x elements no longer matter.
 
     v may have more axes than ``x[index]`` if the extra ones lead and have length 1
@@ -96,23 +96,28 @@ class index_put_:
     JVP: t_out = tx with t_out[index] = tv (tv's extra leading 1-axes dropped).
     """
 
-    def forward(x, v, index=None, vndim=0):
+    def call(x, index, value):
+        """A new tensor equal to ``x`` except ``out[index] = value`` (used by ``t[i] = v``)."""
+        vndim = np.ndim(value._data if hasattr(value, "_data") else value)
+        return apply(index_put, (x, value), (unwrap_index(index), vndim))
+
+    def forward(x, v, index, vndim):
         out = np.array(x, copy=True, dtype=np.result_type(x, v))
         out[index] = v
         return out
 
-    def vjp_x(g, out, x, v, index=None, vndim=0):
+    def vjp_x(g, out, x, v, index, vndim):
         return g * _kept_mask(g.shape, index)
 
-    def vjp_v(g, out, x, v, index=None, vndim=0):
+    def vjp_v(g, out, x, v, index, vndim):
         gv = g[index]
         extra = vndim - gv.ndim
         return gv.reshape((1,) * extra + gv.shape) if extra > 0 else gv
 
-    def jvp_x(tx, out, x, v, index=None, vndim=0):
+    def jvp_x(tx, out, x, v, index, vndim):
         return tx * _kept_mask(tx.shape, index)
 
-    def jvp_v(tv, out, x, v, index=None, vndim=0):
+    def jvp_v(tv, out, x, v, index, vndim):
         target = out[index].shape
         extra = tv.ndim - len(target)
         if extra > 0:  # leading axes of length 1 (the forward checked)
@@ -124,16 +129,3 @@ def _kept_mask(shape, index):
     keep = np.ones(shape, dtype=np.bool_)
     keep[index] = False
     return keep
-
-
-def getitem(x, index):
-    """``x[index]`` with NumPy's basic and advanced indexing; gradients scatter back."""
-    index = unwrap_index(index)
-    shape = np.shape(x._data if hasattr(x, "_data") else x)
-    return apply(getitem_, (x,), (index, shape))
-
-
-def index_put(x, index, value):
-    """A new tensor equal to ``x`` except ``out[index] = value`` (used by ``t[i] = v``)."""
-    vndim = np.ndim(value._data if hasattr(value, "_data") else value)
-    return apply(index_put_, (x, value), (unwrap_index(index), vndim))

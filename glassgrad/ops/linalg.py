@@ -20,7 +20,7 @@ def _mT(a):
     return a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)
 
 
-@primitive(save="x y")
+@primitive(save="x y", numpy=np.matmul, method=True)
 class matmul:
     """out = x @ y (NumPy rules: batched over leading axes; 1-D operands promoted).
 
@@ -111,8 +111,8 @@ def _parse(subscripts: str, ndims: list):
     return parts, out
 
 
-@primitive(variadic=True, save="xs")
-class einsum_:
+@primitive(variadic=True, save="xs", params="parts out_sub", numpy=np.einsum)
+class einsum:
     """out = einsum(spec, x_1, ..., x_n): a sum of products over the repeated letters.
 
     The result is linear in each operand, so d out/d x_k contracts the cotangent with
@@ -124,13 +124,22 @@ class einsum_:
     JVP: t_out = sum_k einsum(spec, x_1, .., t_k, .., x_n).
     """
 
-    def forward(xs, parts=None, out_sub=None):
+    def call(subscripts: str, *operands):
+        """Einstein summation over the operands, as ``np.einsum`` (``...`` included)."""
+        ndims = [np.ndim(x._data if hasattr(x, "_data") else x) for x in operands]
+        parts, out_sub = _parse(subscripts, ndims)
+        for p, nd in zip(parts, ndims):
+            if len(p) != nd:
+                raise OpError(f"einsum: operand with subscripts {p!r} has {nd} dimensions")
+        return apply(einsum, operands, (tuple(parts), out_sub))
+
+    def forward(xs, parts, out_sub):
         return np.einsum(",".join(parts) + "->" + out_sub, *xs)
 
-    def vjp(g, out, xs, parts=None, out_sub=None):
+    def vjp(g, out, xs, parts, out_sub):
         return tuple(_einsum_grad(g, xs, parts, out_sub, k) for k in range(len(xs)))
 
-    def jvp(txs, out, xs, parts=None, out_sub=None):
+    def jvp(txs, out, xs, parts, out_sub):
         spec = ",".join(parts) + "->" + out_sub
         total = None
         for k, tk in enumerate(txs):
@@ -179,13 +188,3 @@ def _einsum_grad(g, xs, parts, out_sub, k):
         eyes.append(np.eye(sizes[c], dtype=xs[k].dtype))
     spec_back = ",".join([unique] + specs) + "->" + "".join(marked)
     return np.einsum(spec_back, r, *eyes)
-
-
-def einsum(subscripts: str, *operands):
-    """Einstein summation over the operands, as ``np.einsum`` (``...`` included)."""
-    ndims = [np.ndim(x._data if hasattr(x, "_data") else x) for x in operands]
-    parts, out_sub = _parse(subscripts, ndims)
-    for p, nd in zip(parts, ndims):
-        if len(p) != nd:
-            raise OpError(f"einsum: operand with subscripts {p!r} has {nd} dimensions")
-    return apply(einsum_, operands, (tuple(parts), out_sub))

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from ..broadcast import expand_to
-from ..primitive import OpError, apply, primitive
+from ..primitive import LINEAR, OpError, apply, op, primitive
 from ..tensor import Tensor
 
 __all__ = [
@@ -64,45 +64,49 @@ def _keep(g, axes, keepdims, shape):
     return g.reshape(kshape)
 
 
-@primitive()
-class sum_:
+@primitive(params="axes keepdims shape", jvp=LINEAR, numpy=np.sum, method=True)
+class sum:
     """out = sum of x over axes;  d out/dx_i = 1 for every summed element.
 
     VJP: gx = g broadcast back over the summed axes.     JVP: t_out = sum(tx, axes).
     """
 
-    def forward(x, axes=None, keepdims=False, shape=None):
+    def call(x, axis=None, keepdims=False):
+        """Sum over ``axis`` (None: all; int or tuple), NumPy semantics."""
+        return _reduce(sum, "sum", x, axis, keepdims)
+
+    def forward(x, axes, keepdims, shape):
         # np.add.reduce is np.sum without its Python-level wrapper (a few us on tiny arrays)
         return np.add.reduce(x, axis=axes, keepdims=keepdims)
 
-    def vjp(g, out, x, axes=None, keepdims=False, shape=None):
-        return (expand_to(_keep(g, axes, keepdims, shape), shape),)
-
-    def jvp(tx, out, x, axes=None, keepdims=False, shape=None):
-        return np.sum(tx, axis=axes, keepdims=keepdims)
+    def vjp_x(g, out, x, axes, keepdims, shape):
+        return expand_to(_keep(g, axes, keepdims, shape), shape)
 
 
-@primitive()
-class mean_:
+
+@primitive(params="axes keepdims shape", jvp=LINEAR, numpy=np.mean, method=True)
+class mean:
     """out = sum(x over axes) / N;  d out/dx_i = 1/N.
 
     VJP: gx = g broadcast back, divided by N.     JVP: t_out = mean(tx, axes).
     """
 
-    def forward(x, axes=None, keepdims=False, shape=None):
+    def call(x, axis=None, keepdims=False):
+        """Arithmetic mean over ``axis``."""
+        return _reduce(mean, "mean", x, axis, keepdims)
+
+    def forward(x, axes, keepdims, shape):
         total = np.add.reduce(x, axis=axes, keepdims=keepdims)
         if total.dtype.kind != "f":  # the mean of integers is a float, as in NumPy
             total = total.astype(np.float64)
         return np.true_divide(total, _count(x.shape, axes), dtype=total.dtype)
 
-    def vjp(g, out, x, axes=None, keepdims=False, shape=None):
+    def vjp_x(g, out, x, axes, keepdims, shape):
         n = _count(shape, axes)
         if n == 0:  # an empty input: its (empty) gradient, without dividing by 0
-            return (expand_to(_keep(g, axes, keepdims, shape) * 0, shape),)
-        return (expand_to(_keep(g, axes, keepdims, shape) / n, shape),)
+            return expand_to(_keep(g, axes, keepdims, shape) * 0, shape)
+        return expand_to(_keep(g, axes, keepdims, shape) / n, shape)
 
-    def jvp(tx, out, x, axes=None, keepdims=False, shape=None):
-        return np.mean(tx, axis=axes, keepdims=keepdims)
 
 
 def _count(shape, axes):
@@ -118,48 +122,60 @@ def _argext_share(x, out, axes, keepdims, shape):
     return hit / hit.sum(axis=axes, keepdims=True)
 
 
-def _extreme_vjp(g, out, x, axes=None, keepdims=False, shape=None):
+def _extreme_vjp(g, out, x, axes, keepdims, shape):
     """The VJP shared by max and min: the cotangent goes to the extreme(s), split evenly."""
-    return (_keep(g, axes, keepdims, shape) * _argext_share(x, out, axes, keepdims, shape),)
+    return _keep(g, axes, keepdims, shape) * _argext_share(x, out, axes, keepdims, shape)
 
 
-def _extreme_jvp(tx, out, x, axes=None, keepdims=False, shape=None):
+def _extreme_jvp(tx, out, x, axes, keepdims, shape):
     """The JVP shared by max and min: the (averaged) tangent of the extreme element(s)."""
     share = _argext_share(x, out, axes, keepdims, shape)
     return np.sum(tx * share, axis=axes, keepdims=keepdims)
 
 
-@primitive(save="x out", quiet=True)
-class max_:
+@primitive(save="x out", quiet=True, params="axes keepdims shape",
+           numpy=(np.max, np.amax), method=True)
+class max:
     """out = max of x over axes;  d out/dx_i = 1 at the maximum, 0 elsewhere.
 
     Ties share the gradient evenly (1/k each for k equal maxima), as ``torch.amax``.
     VJP: gx = g * [x == out] / k.     JVP: t_out = sum(tx * [x == out] / k, axes).
     """
 
-    def forward(x, axes=None, keepdims=False, shape=None):
+    def call(x, axis=None, keepdims=False):
+        """Maximum over ``axis`` (values only, as NumPy); ties share the gradient."""
+        _check_nonempty("max", x, axis)
+        return _reduce(max, "max", x, axis, keepdims)
+
+    def forward(x, axes, keepdims, shape):
         return np.max(x, axis=axes, keepdims=keepdims)
 
-    vjp = _extreme_vjp
-    jvp = _extreme_jvp
+    vjp_x = _extreme_vjp
+    jvp_x = _extreme_jvp
 
 
-@primitive(save="x out", quiet=True)
-class min_:
+@primitive(save="x out", quiet=True, params="axes keepdims shape",
+           numpy=(np.min, np.amin), method=True)
+class min:
     """out = min of x over axes;  d out/dx_i = 1 at the minimum, 0 elsewhere (ties split).
 
     VJP: gx = g * [x == out] / k.     JVP: t_out = sum(tx * [x == out] / k, axes).
     """
 
-    def forward(x, axes=None, keepdims=False, shape=None):
+    def call(x, axis=None, keepdims=False):
+        """Minimum over ``axis`` (values only, as NumPy); ties share the gradient."""
+        _check_nonempty("min", x, axis)
+        return _reduce(min, "min", x, axis, keepdims)
+
+    def forward(x, axes, keepdims, shape):
         return np.min(x, axis=axes, keepdims=keepdims)
 
-    vjp = _extreme_vjp
-    jvp = _extreme_jvp
+    vjp_x = _extreme_vjp
+    jvp_x = _extreme_jvp
 
 
-@primitive(save="x out", quiet=True)
-class logsumexp_:
+@primitive(save="x out", quiet=True, params="axes keepdims shape", method=True)
+class logsumexp:
     """out = log(sum(exp(x) over axes)), computed as m + log(sum(exp(x - m))), m = max x.
 
     Shifting by the max keeps every exp in (0, 1]: no overflow for large inputs.
@@ -168,15 +184,19 @@ class logsumexp_:
     VJP: gx = g * softmax(x).     JVP: t_out = sum(tx * softmax(x), axes).
     """
 
-    def forward(x, axes=None, keepdims=False, shape=None):
+    def call(x, axis=None, keepdims=False):
+        """``log(sum(exp(x)))`` over ``axis``, stable for inputs of any finite size."""
+        return _reduce(logsumexp, "logsumexp", x, axis, keepdims)
+
+    def forward(x, axes, keepdims, shape):
         m = max_shift(x, axes)
         s = log_sum_exp_shifted(x - m, axes) + m
         return s if keepdims else np.squeeze(s, axis=axes)
 
-    def vjp(g, out, x, axes=None, keepdims=False, shape=None):
-        return (_keep(g, axes, keepdims, shape) * _softmax(x, out, axes, keepdims, shape),)
+    def vjp_x(g, out, x, axes, keepdims, shape):
+        return _keep(g, axes, keepdims, shape) * _softmax(x, out, axes, keepdims, shape)
 
-    def jvp(tx, out, x, axes=None, keepdims=False, shape=None):
+    def jvp_x(tx, out, x, axes, keepdims, shape):
         return np.sum(tx * _softmax(x, out, axes, keepdims, shape), axis=axes,
                       keepdims=keepdims)
 
@@ -202,8 +222,8 @@ def _softmax(x, out, axes, keepdims, shape):
     return np.exp(s - logsumexp(s, axes, keepdims=True))
 
 
-@primitive(save="x", quiet=True)
-class prod_:
+@primitive(save="x", quiet=True, params="axes keepdims shape", numpy=np.prod, method=True)
+class prod:
     """out = product of x over axes;  d out/dx_i = product of all the other x_j.
 
     Written as "product of the others", not out / x_i, so the gradient is right when
@@ -213,13 +233,17 @@ class prod_:
     VJP: gx_i = g * prod_{j != i} x_j.     JVP: t_out = sum_i tx_i * prod_{j != i} x_j.
     """
 
-    def forward(x, axes=None, keepdims=False, shape=None):
+    def call(x, axis=None, keepdims=False):
+        """Product over ``axis``; the gradient is exact even when elements are zero."""
+        return _reduce(prod, "prod", x, axis, keepdims)
+
+    def forward(x, axes, keepdims, shape):
         return np.prod(x, axis=axes, keepdims=keepdims)
 
-    def vjp(g, out, x, axes=None, keepdims=False, shape=None):
-        return (_keep(g, axes, keepdims, shape) * _prod_others(x, axes),)
+    def vjp_x(g, out, x, axes, keepdims, shape):
+        return _keep(g, axes, keepdims, shape) * _prod_others(x, axes)
 
-    def jvp(tx, out, x, axes=None, keepdims=False, shape=None):
+    def jvp_x(tx, out, x, axes, keepdims, shape):
         return np.sum(tx * _prod_others(x, axes), axis=axes, keepdims=keepdims)
 
 
@@ -344,8 +368,8 @@ def _unkeep(v, axes, keepdims):
     return v if keepdims or not axes else np.squeeze(v, axis=axes)
 
 
-@primitive(save="x out", quiet=True)
-class var_:
+@primitive(save="x out", quiet=True, params="axes keepdims shape ddof", numpy=np.var, method=True)
+class var:
     """out = sum((x - mean)**2) / (N - ddof);  d out/dx_i = 2 (x_i - mean) / (N - ddof).
 
     (d/dx_i of the sum of squares is 2 (x_i - mean): the mean's own dependence on x_i
@@ -355,7 +379,16 @@ class var_:
     JVP: t_out = sum(tx * 2 (x - mean)) / (N - ddof).
     """
 
-    def forward(x, axes=None, keepdims=False, shape=None, ddof=0):
+    def call(x, axis=None, ddof=0, keepdims=False):
+        """Variance over ``axis`` with ``ddof`` delta degrees of freedom (NumPy's default 0).
+
+        Stable for huge finite inputs and exactly 0 (gradient 0) for equal values. With no
+        degrees of freedom left (N - ddof <= 0) the result is NaN with a RuntimeWarning, as
+        NumPy gives.
+        """
+        return _spread(var, "var", x, axis, ddof, keepdims)
+
+    def forward(x, axes, keepdims, shape, ddof):
         count = _count(shape, axes)
         ss, scale = _sum_squares(x, axes, count)
         with np.errstate(invalid="ignore", divide="ignore"):  # N - ddof <= 0: inf, or
@@ -364,11 +397,11 @@ class var_:
         # one is about the user's values (|ss| < 4N, so nothing before it overflows)
         return _unkeep(var * scale * scale, axes, keepdims)
 
-    def vjp(g, out, x, axes=None, keepdims=False, shape=None, ddof=0):
+    def vjp_x(g, out, x, axes, keepdims, shape, ddof):
         d, factor = _var_slope(out, x, axes, shape, ddof)
-        return (d * (_keep(g, axes, keepdims, shape) * factor),)
+        return d * (_keep(g, axes, keepdims, shape) * factor)
 
-    def jvp(tx, out, x, axes=None, keepdims=False, shape=None, ddof=0):
+    def jvp_x(tx, out, x, axes, keepdims, shape, ddof):
         d, factor = _var_slope(out, x, axes, shape, ddof)  # factor: per group (kept axes)
         return _unkeep(np.sum(tx * d, axis=axes, keepdims=True) * factor, axes, keepdims)
 
@@ -383,8 +416,8 @@ def _var_slope(out, x, axes, shape, ddof):
     return d, scale * (2.0 / dof if dof else math.inf)
 
 
-@primitive(save="x out", quiet=True)
-class std_:
+@primitive(save="x out", quiet=True, params="axes keepdims shape ddof", numpy=np.std, method=True)
+class std:
     """out = sqrt(sum((x - mean)**2) / (N - ddof));  d out/dx_i = (x_i - mean) / ((N - ddof) out).
 
     (d/dx_i of the sum of squares is 2 (x_i - mean): the mean's own dependence on x_i
@@ -396,17 +429,21 @@ class std_:
     JVP: t_out = sum(tx * (x - mean)) / ((N - ddof) out).
     """
 
-    def forward(x, axes=None, keepdims=False, shape=None, ddof=0):
+    def call(x, axis=None, ddof=0, keepdims=False):
+        """Standard deviation ``sqrt(var(x, axis, ddof))``; gradient 0 where it is 0."""
+        return _spread(std, "std", x, axis, ddof, keepdims)
+
+    def forward(x, axes, keepdims, shape, ddof):
         count = _count(shape, axes)
         ss, scale = _sum_squares(x, axes, count)
         with np.errstate(invalid="ignore", divide="ignore"):  # N - ddof <= 0, as NumPy
             return _unkeep(np.sqrt(ss / _dof(count, ddof)) * scale, axes, keepdims)
 
-    def vjp(g, out, x, axes=None, keepdims=False, shape=None, ddof=0):
+    def vjp_x(g, out, x, axes, keepdims, shape, ddof):
         d, factor = _std_slope(out, x, axes, keepdims, shape, ddof)
-        return (d * (_keep(g, axes, keepdims, shape) * factor),)
+        return d * (_keep(g, axes, keepdims, shape) * factor)
 
-    def jvp(tx, out, x, axes=None, keepdims=False, shape=None, ddof=0):
+    def jvp_x(tx, out, x, axes, keepdims, shape, ddof):
         d, factor = _std_slope(out, x, axes, keepdims, shape, ddof)
         return _unkeep(np.sum(tx * d, axis=axes, keepdims=True) * factor, axes, keepdims)
 
@@ -445,53 +482,6 @@ def _reduce(prim, name, x, axis, keepdims):
     return apply(prim, (x,), (axes, bool(keepdims), shape))
 
 
-def sum(x, axis=None, keepdims=False):  # noqa: A001
-    """Sum over ``axis`` (None: all; int or tuple), NumPy semantics."""
-    return _reduce(sum_, "sum", x, axis, keepdims)
-
-
-def mean(x, axis=None, keepdims=False):
-    """Arithmetic mean over ``axis``."""
-    return _reduce(mean_, "mean", x, axis, keepdims)
-
-
-def max(x, axis=None, keepdims=False):  # noqa: A001
-    """Maximum over ``axis`` (values only, as NumPy); ties share the gradient."""
-    _check_nonempty("max", x, axis)
-    return _reduce(max_, "max", x, axis, keepdims)
-
-
-def min(x, axis=None, keepdims=False):  # noqa: A001
-    """Minimum over ``axis`` (values only, as NumPy); ties share the gradient."""
-    _check_nonempty("min", x, axis)
-    return _reduce(min_, "min", x, axis, keepdims)
-
-
-def prod(x, axis=None, keepdims=False):
-    """Product over ``axis``; the gradient is exact even when elements are zero."""
-    return _reduce(prod_, "prod", x, axis, keepdims)
-
-
-def logsumexp(x, axis=None, keepdims=False):
-    """``log(sum(exp(x)))`` over ``axis``, stable for inputs of any finite size."""
-    return _reduce(logsumexp_, "logsumexp", x, axis, keepdims)
-
-
-def var(x, axis=None, ddof=0, keepdims=False):
-    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (NumPy's default 0).
-
-    Stable for huge finite inputs and exactly 0 (gradient 0) for equal values. With no
-    degrees of freedom left (N - ddof <= 0) the result is NaN with a RuntimeWarning, as
-    NumPy gives.
-    """
-    return _spread(var_, "var", x, axis, ddof, keepdims)
-
-
-def std(x, axis=None, ddof=0, keepdims=False):
-    """Standard deviation ``sqrt(var(x, axis, ddof))``; gradient 0 where it is 0."""
-    return _spread(std_, "std", x, axis, ddof, keepdims)
-
-
 def _spread(prim, name, x, axis, ddof, keepdims):
     x = _operand(x)
     axes = _axes(name, x, axis)
@@ -511,12 +501,14 @@ def _check_nonempty(name, x, axis):
                       f"so it has no {name}imum")
 
 
+@op(numpy=np.argmax, method=True)
 def argmax(x, axis=None, keepdims=False):
     """Index of the maximum (an integer tensor, no gradient)."""
     data = x._data if isinstance(x, Tensor) else np.asarray(x)
     return Tensor._wrap(np.argmax(data, axis=axis, keepdims=keepdims))
 
 
+@op(numpy=np.argmin, method=True)
 def argmin(x, axis=None, keepdims=False):
     """Index of the minimum (an integer tensor, no gradient)."""
     data = x._data if isinstance(x, Tensor) else np.asarray(x)

@@ -12,7 +12,7 @@ import operator
 import numpy as np
 
 from ..broadcast import sum_to
-from ..primitive import OpError, apply, primitive
+from ..primitive import LINEAR, OpError, apply, op, primitive
 from .indexing import getitem
 
 __all__ = [
@@ -25,21 +25,31 @@ def _shape(x):
     return np.shape(x._data if hasattr(x, "_data") else x)
 
 
-@primitive()
-class reshape_:
+@primitive(params="newshape shape", jvp=LINEAR, numpy=np.reshape, method=True)
+class reshape:
     """out = x with a new shape (same elements, row-major order);  d out/dx = identity.
 
     VJP: gx = g reshaped to x's shape.     JVP: t_out = tx reshaped.
     """
 
-    def forward(x, newshape=None, shape=None):
+    def call(x, *shape, newshape=None):
+        """Give ``x`` a new shape with the same number of elements (one entry may be -1).
+
+        The shape is one tuple or several ints (``t.reshape(2, 3)``), as NumPy's.
+        """
+        if newshape is not None:  # np.reshape(a, newshape=...)
+            shape = (newshape,)
+        if len(shape) == 1:
+            shape = shape[0]
+        if isinstance(shape, (int, np.integer)):
+            shape = (int(shape),)
+        return apply(reshape, (x,), (tuple(shape), _shape(x)))
+
+    def forward(x, newshape, shape):
         return np.reshape(x, newshape)
 
-    def vjp(g, out, x, newshape=None, shape=None):
-        return (g.reshape(shape),)
-
-    def jvp(tx, out, x, newshape=None, shape=None):
-        return tx.reshape(newshape)
+    def vjp_x(g, out, x, newshape, shape):
+        return g.reshape(shape)
 
     def explain(err, x, newshape=None, shape=None):
         return OpError(
@@ -48,104 +58,134 @@ class reshape_:
         )
 
 
-@primitive()
-class transpose_:
+@primitive(params="axes", jvp=LINEAR, numpy=np.transpose, method=True)
+class transpose:
     """out = x with its axes permuted by ``axes``;  d out/dx = the same permutation.
 
     VJP: gx = g transposed by the inverse permutation (argsort of axes).
     JVP: t_out = tx transposed by axes.
     """
 
-    def forward(x, axes=None):
+    def call(x, *axes_given, axes=None):
+        """Permute the axes (reverse them when ``axes`` is None), as ``np.transpose``.
+
+        ``axes`` is a permutation of the axes, as a sequence, as several ints
+        (``t.transpose(1, 0)``) or (for a 1-d input) an int; negative axes count from
+        the end.
+
+        >>> import glassgrad as gg
+        >>> gg.transpose(gg.zeros((2, 3, 4)), (2, 0, -2)).shape
+        (4, 2, 3)
+        """
+        if len(axes_given) == 1:
+            axes = axes_given[0]
+        elif axes_given:
+            axes = axes_given
+        return _transpose(x, axes)
+
+    def forward(x, axes):
         return np.transpose(x, axes)
 
-    def vjp(g, out, x, axes=None):
-        return (np.transpose(g, np.argsort(axes)),)
-
-    def jvp(tx, out, x, axes=None):
-        return np.transpose(tx, axes)
+    def vjp_x(g, out, x, axes):
+        return np.transpose(g, np.argsort(axes))
 
 
-@primitive()
-class broadcast_to_:
+@primitive(params="newshape shape", jvp=LINEAR, numpy=np.broadcast_to, method=True)
+class broadcast_to:
     """out = x repeated along stretched or added axes;  each x_i feeds several outputs.
 
     VJP: gx = g summed over the broadcast axes (sum_to).     JVP: t_out = broadcast(tx).
     """
 
-    def forward(x, newshape=None, shape=None):
+    def call(x, shape):
+        """Stretch ``x`` to ``shape`` by NumPy's broadcasting rules (a read-only view)."""
+        if isinstance(shape, (int, np.integer)):
+            shape = (int(shape),)
+        return apply(broadcast_to, (x,), (tuple(shape), _shape(x)))
+
+    def forward(x, newshape, shape):
         return np.broadcast_to(x, newshape)
 
-    def vjp(g, out, x, newshape=None, shape=None):
-        return (sum_to(g, shape),)
-
-    def jvp(tx, out, x, newshape=None, shape=None):
-        return np.broadcast_to(tx, newshape)
+    def vjp_x(g, out, x, newshape, shape):
+        return sum_to(g, shape)
 
     def explain(err, x, newshape=None, shape=None):
         return OpError(f"broadcast_to: cannot broadcast shape {shape} to {newshape}")
 
 
-@primitive(variadic=True)
-class concatenate_:
+@primitive(variadic=True, params="axis bounds", jvp=LINEAR, numpy=np.concatenate)
+class concatenate:
     """out = the inputs joined along ``axis``;  d out/dx_k = identity on x_k's block.
 
     VJP: gx_k = the slice of g that x_k occupies.     JVP: t_out = concatenate(t_k).
     """
 
-    def forward(xs, axis=0, bounds=None):
+    def call(xs, axis=0):
+        """Join a sequence of tensors along an existing axis."""
+        xs = tuple(xs)
+        if not xs:
+            raise OpError("concatenate: need at least one input")
+        shapes = [_shape(x) for x in xs]
+        ndim = len(shapes[0])
+        if ndim == 0:
+            raise OpError("concatenate: zero-dimensional inputs cannot be concatenated")
+        axis = int(axis) % ndim
+        for s in shapes:
+            if len(s) != ndim or any(a != b for i, (a, b) in enumerate(zip(s, shapes[0]))
+                                     if i != axis):
+                raise OpError(
+                    f"concatenate: shapes {shapes} must match except along axis {axis}"
+                )
+        bounds = tuple(np.cumsum([0] + [s[axis] for s in shapes]).tolist())
+        return apply(concatenate, xs, (axis, bounds))
+
+    def forward(xs, axis, bounds):
         return np.concatenate(xs, axis=axis)
 
-    def vjp(g, out, xs, axis=0, bounds=None):
+    def vjp(g, out, xs, axis, bounds):
         lead = (slice(None),) * axis
         return tuple(g[lead + (slice(a, b),)] for a, b in zip(bounds[:-1], bounds[1:]))
 
-    def jvp(txs, out, xs, axis=0, bounds=None):
-        return np.concatenate(txs, axis=axis)
 
-
-@primitive()
-class pad_:
+@primitive(params="pad_width value", numpy=np.pad)
+class pad:
     """out = x surrounded by a constant border;  d out/dx = identity on the interior.
 
+    (Affine, not linear, when the border value is not 0: the tangent's border is 0.)
     VJP: gx = g with the border sliced off.     JVP: t_out = pad(tx) with zeros.
     """
 
-    def forward(x, pad_width=None, value=0.0):
+    def call(x, pad_width, mode="constant", constant_values=0):
+        """Pad with a constant border; ``pad_width`` as in ``np.pad``."""
+        if mode != "constant":
+            raise NotImplementedError(f"pad: only mode='constant' is supported, got {mode!r}")
+        shape = _shape(x)
+        widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (len(shape), 2))
+        widths = tuple((int(a), int(b)) for a, b in widths)
+        if any(a < 0 or b < 0 for a, b in widths):
+            raise OpError(f"pad: negative pad widths {widths}")
+        return apply(pad, (x,), (widths, constant_values))
+
+    def forward(x, pad_width, value):
         return np.pad(x, pad_width, mode="constant", constant_values=value)
 
-    def vjp(g, out, x, pad_width=None, value=0.0):
+    def vjp_x(g, out, x, pad_width, value):
         inner = tuple(slice(a, n - b) for (a, b), n in zip(pad_width, g.shape))
-        return (g[inner],)
+        return g[inner]
 
-    def jvp(tx, out, x, pad_width=None, value=0.0):
+    def jvp_x(tx, out, x, pad_width, value):
         return np.pad(tx, pad_width, mode="constant", constant_values=0)
 
 
-# --- public wrappers ------------------------------------------------------------------------
+# --- public functions built on the primitives above ----------------------------------------
 
-def reshape(x, shape):
-    """Give ``x`` a new shape with the same number of elements (one entry may be -1)."""
-    if isinstance(shape, (int, np.integer)):
-        shape = (int(shape),)
-    return apply(reshape_, (x,), (tuple(shape), _shape(x)))
-
-
+@op(method=("flatten", "ravel"))
 def flatten(x):
     """A 1-D copy of ``x`` (row-major), as ``ndarray.flatten``."""
-    return reshape(x, (-1,))
+    return apply(reshape, (x,), ((-1,), _shape(x)))
 
 
-def transpose(x, axes=None):
-    """Permute the axes (reverse them when ``axes`` is None), as ``np.transpose``.
-
-    ``axes`` is a permutation of the axes, as a sequence or (for a 1-d input) an int;
-    negative axes count from the end.
-
-    >>> import glassgrad as gg
-    >>> gg.transpose(gg.zeros((2, 3, 4)), (2, 0, -2)).shape
-    (4, 2, 3)
-    """
+def _transpose(x, axes):
     shape = _shape(x)
     ndim = len(shape)
     if axes is None:
@@ -158,7 +198,7 @@ def transpose(x, axes=None):
         axes = tuple(a % ndim for a in axes)
         if len(set(axes)) != ndim:
             raise OpError(f"transpose: axes {axes} repeat an axis (input shape {shape})")
-    return apply(transpose_, (x,), (axes,))
+    return apply(transpose, (x,), (axes,))
 
 
 def _axes_list(op, axes, shape):
@@ -176,6 +216,7 @@ def _axes_list(op, axes, shape):
     return items
 
 
+@op(numpy=np.swapaxes, method=True)
 def swapaxes(x, axis1, axis2):
     """Exchange two axes (a transpose)."""
     ndim = len(_shape(x))
@@ -186,9 +227,10 @@ def swapaxes(x, axis1, axis2):
         raise OpError(
             f"swapaxes: axes ({axis1}, {axis2}) out of range for a {ndim}-d input"
         ) from None
-    return apply(transpose_, (x,), (tuple(perm),))
+    return apply(transpose, (x,), (tuple(perm),))
 
 
+@op(numpy=np.squeeze, method=True)
 def squeeze(x, axis=None):
     """Remove axes of length one (all of them, or those in ``axis``)."""
     shape = _shape(x)
@@ -201,43 +243,22 @@ def squeeze(x, axis=None):
             if shape[a] != 1:
                 raise OpError(f"squeeze: axis {a} of shape {shape} has length {shape[a]}, not 1")
         new = tuple(n for i, n in enumerate(shape) if i not in axes)
-    return apply(reshape_, (x,), (new, shape))
+    return apply(reshape, (x,), (new, shape))
 
 
+@op(numpy=np.expand_dims, method=True)
 def expand_dims(x, axis):
     """Insert axes of length one at ``axis`` (int or tuple), as ``np.expand_dims``."""
     shape = _shape(x)
     new = np.expand_dims(np.empty(shape, dtype=np.bool_), axis).shape
-    return apply(reshape_, (x,), (new, shape))
+    return apply(reshape, (x,), (new, shape))
 
 
-def broadcast_to(x, shape):
-    """Stretch ``x`` to ``shape`` by NumPy's broadcasting rules (a read-only view)."""
-    if isinstance(shape, (int, np.integer)):
-        shape = (int(shape),)
-    return apply(broadcast_to_, (x,), (tuple(shape), _shape(x)))
 
 
-def concatenate(xs, axis=0):
-    """Join a sequence of tensors along an existing axis."""
-    xs = tuple(xs)
-    if not xs:
-        raise OpError("concatenate: need at least one input")
-    shapes = [_shape(x) for x in xs]
-    ndim = len(shapes[0])
-    if ndim == 0:
-        raise OpError("concatenate: zero-dimensional inputs cannot be concatenated")
-    axis = int(axis) % ndim
-    for s in shapes:
-        if len(s) != ndim or any(a != b for i, (a, b) in enumerate(zip(s, shapes[0]))
-                                 if i != axis):
-            raise OpError(
-                f"concatenate: shapes {shapes} must match except along axis {axis}"
-            )
-    bounds = tuple(np.cumsum([0] + [s[axis] for s in shapes]).tolist())
-    return apply(concatenate_, xs, (axis, bounds))
 
 
+@op(numpy=np.stack)
 def stack(xs, axis=0):
     """Join tensors of equal shape along a new axis."""
     xs = tuple(xs)
@@ -251,18 +272,9 @@ def stack(xs, axis=0):
     return concatenate([expand_dims(x, axis) for x in xs], axis=axis)
 
 
-def pad(x, pad_width, mode="constant", constant_values=0):
-    """Pad with a constant border; ``pad_width`` as in ``np.pad``."""
-    if mode != "constant":
-        raise NotImplementedError(f"pad: only mode='constant' is supported, got {mode!r}")
-    shape = _shape(x)
-    widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (len(shape), 2))
-    widths = tuple((int(a), int(b)) for a, b in widths)
-    if any(a < 0 or b < 0 for a, b in widths):
-        raise OpError(f"pad: negative pad widths {widths}")
-    return apply(pad_, (x,), (widths, constant_values))
 
 
+@op(numpy=np.split)
 def split(x, indices_or_sections, axis=0):
     """Split into a list of pieces along ``axis``, as ``np.split``.
 
