@@ -659,15 +659,32 @@ for _sub, _shapes in [
 
 # =========================================================================== names
 # Every array op of API.md. Each must exist as gg.<name>; those that are ndarray methods
-# in NumPy must also be Tensor methods.
-OP_NAMES: tuple[str, ...] = (
+# in NumPy must also be Tensor methods. Row modules of newer families add theirs with
+# ``names(...)``.
+OP_NAMES: list[str] = [
     "abs", "exp", "log", "log1p", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu",
     "maximum", "minimum", "clip", "where", "sign",
     "sum", "mean", "max", "min", "var", "std", "logsumexp", "prod",
     "reshape", "transpose", "swapaxes", "squeeze", "expand_dims", "broadcast_to", "flatten",
     "concatenate", "stack", "pad", "split", "matmul", "einsum",
-)
-TENSOR_METHODS: tuple[str, ...] = tuple(n for n in OP_NAMES if hasattr(np.ndarray, n))
+]
+
+
+def names(*ops: str) -> None:
+    """Declare ops covered by a row module (each must then have rows and exist in gg)."""
+    OP_NAMES.extend(ops)
+
+
+# Families added under the one-card-one-row rule keep their rows in their own module
+# (``rows_<family>.py``, written with ``row`` and ``names`` above): still one table, ROWS.
+import rows_elementwise  # noqa: E402,F401
+import rows_arrange  # noqa: E402,F401
+import rows_products  # noqa: E402,F401
+import rows_linalg  # noqa: E402,F401
+import rows_nn  # noqa: E402,F401
+
+TENSOR_METHODS: tuple[str, ...] = tuple(
+    n for n in OP_NAMES if "." not in n and hasattr(np.ndarray, n))
 OPERATOR_OPS: tuple[str, ...] = ("add", "sub", "mul", "truediv", "pow", "neg", "getitem")
 
 _ids = [r.id for r in ROWS]

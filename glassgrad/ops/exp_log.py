@@ -1,0 +1,10 @@
+"""Exponentials, logarithms and arithmetic extras: expm1, exp2, log2, log10, logaddexp, erf, square, reciprocal, mod, nan_to_num."""
+
+from __future__ import annotations
+
+import numpy as np  # noqa: F401
+
+from ..primitive import LINEAR, SAME, OpError, apply, op, primitive  # noqa: F401
+from ..tensor import Tensor  # noqa: F401
+
+__all__: list[str] = []

@@ -1,0 +1,9 @@
+"""Op-table rows: trigonometric, hyperbolic, exp/log and arithmetic extras.
+
+Part of the one op table (``op_table.ROWS``): every row runs through the same checks
+(forward, VJP, JVP vs PyTorch; gradcheck; gradgradcheck).
+"""
+
+from __future__ import annotations
+
+from op_table import row, names  # noqa: F401
