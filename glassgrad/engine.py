@@ -24,7 +24,7 @@ from . import anomaly, forward
 from .broadcast import sum_to
 from .graph import FREED, Node
 from .modes import state
-from .primitive import as_gradient
+from .primitive import as_gradient, output_cotangents, select_output
 from .tensor import Tensor
 
 __all__ = ["backward", "run_backward", "seed", "observe_backward"]
@@ -89,7 +89,9 @@ def _call_hooks(hooks, g, create_graph: bool):
 def _saved_for_graph(node: Node):
     """Saved values as Tensors wired to the graph, for differentiating the backward."""
     out = node.out
-    if out is not None:
+    if type(out) is tuple:  # a multi-output op: each output through its own SELECT node
+        out = tuple(select_output(node, i, o) for i, o in enumerate(out))
+    elif out is not None:
         t = object.__new__(Tensor)
         t._data, t._node, t.requires_grad = out, node, True
         out = t
@@ -225,6 +227,8 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
         if ins is None:
             ins = prim.nones if not prim.variadic else (None,) * len(parents)
         params = n.params
+        if prim.outputs > 1:
+            g = output_cotangents(g, n.shape, create_graph)
         if prim.variadic:
             gxs = prim.vjp(g, out, ins, *params)
         else:  # one rule per input, called only where a gradient is needed

@@ -134,44 +134,53 @@ def apply_dual(prim, inputs, params, apply):
                 f" (custom Function {prim.name}: define a staticmethod "
                 "jvp(ctx, *tangents))" if prim.on_release is not None else "")
         )
+    multi = type(out) is tuple  # a multi-output op: one tangent per output
+    outs = out if multi else (out,)
     # On the plain first level with nothing to record, rules run on raw arrays (fast);
     # otherwise on Tensors, so lower levels / reverse mode see the rule computation.
-    raw = lvl == state.open_levels[0] and not out.requires_grad and all(
+    raw = lvl == state.open_levels[0] and not any(o.requires_grad for o in outs) and all(
         level_of(t) == 0 and not getattr(t, "requires_grad", False) for t in tangents)
     if raw:
         vals = [x._data if isinstance(x, Tensor) else x for x in primals]
-        outv = out._data
+        outv = tuple(o._data for o in outs) if multi else out._data
         tans = [None if t is None else t._data for t in tangents]
     else:
         vals, outv, tans = primals, out, tangents
     t_out = _run_jvp(prim, tans, outv, vals, params)
     if t_out is None:
         return out
-    if raw:
-        t_out = np.asarray(t_out)
-        if t_out.shape != out.shape:
-            t_out = np.broadcast_to(t_out, out.shape).copy()
-        if t_out.dtype != out.dtype:
-            t_out = t_out.astype(out.dtype)
-        t_out = Tensor._wrap(t_out)
-    else:
-        if not isinstance(t_out, Tensor):
-            t_out = Tensor._wrap(np.asarray(t_out))
-        if t_out.shape != out.shape:
-            t_out = t_out.broadcast_to(out.shape)
-        if t_out.dtype != out.dtype:
-            t_out = t_out.astype(out.dtype)
-    dual = _dual(out, t_out, lvl)
-    node = out._node
+    t_outs = t_out if multi else (t_out,)
+    duals = tuple(_dual(o, _fit_tangent(t, o, raw), lvl) for o, t in zip(outs, t_outs))
+    node = outs[0]._node
     if node is not None and not raw:
+        if multi:
+            node = node.parents[0]  # the op's node (each output has a SELECT node)
         # Forward-over-reverse: the backward rules of this node must see the tangents of
         # what it saved, at every level. ``out`` is already the dual of the lower levels
         # (the same node recorded them a moment ago), so the outermost level, recorded
         # last, keeps the whole tower. (This links the node and the tangents' graph in a
         # cycle; it only happens while both modes are active, and the cycle collector
         # frees it.)
-        node._extra().duals = (inputs, dual)
-    return dual
+        node._extra().duals = (inputs, duals if multi else duals[0])
+    return duals if multi else duals[0]
+
+
+def _fit_tangent(t_out, out: Tensor, raw: bool) -> Tensor:
+    """A rule's tangent as a Tensor of exactly ``out``'s shape and dtype."""
+    if raw:
+        t_out = np.asarray(t_out)
+        if t_out.shape != out.shape:
+            t_out = np.broadcast_to(t_out, out.shape).copy()
+        if t_out.dtype != out.dtype:
+            t_out = t_out.astype(out.dtype)
+        return Tensor._wrap(t_out)
+    if not isinstance(t_out, Tensor):
+        t_out = Tensor._wrap(np.asarray(t_out))
+    if t_out.shape != out.shape:
+        t_out = t_out.broadcast_to(out.shape)
+    if t_out.dtype != out.dtype:
+        t_out = t_out.astype(out.dtype)
+    return t_out
 
 
 def _run_jvp(prim, tans, outv, vals, params):
@@ -192,7 +201,10 @@ def _run_jvp(prim, tans, outv, vals, params):
             t_out = term
         else:  # inf + -inf from two singular terms is NaN: the answer, not an accident
             with np.errstate(invalid="ignore"):
-                t_out = t_out + term
+                if type(term) is tuple:  # a multi-output op: add output by output
+                    t_out = tuple(a + b for a, b in zip(t_out, term))
+                else:
+                    t_out = t_out + term
     return t_out
 
 
@@ -203,7 +215,9 @@ def saved_duals(node: Node, out, ins):
     if duals is None:
         return out, ins
     inputs, dual = duals
-    if out is not None:
+    if type(dual) is tuple:  # a multi-output op
+        out = None if out is None else tuple(_live(d) for d in dual)
+    elif out is not None:
         out = _live(dual)
     if ins is not None:
         ins = [_live(x) if d is not None and level_of(x) else d for d, x in zip(ins, inputs)]

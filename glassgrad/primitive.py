@@ -102,8 +102,9 @@ class Primitive:
     """
 
     def __init__(self, name, forward, vjp, jvp=None, *, save="", doc="", params=(),
-                 variadic=False, explain=None, on_release=None, call=None):
+                 variadic=False, explain=None, on_release=None, call=None, outputs=1):
         self.name = name
+        self.outputs = outputs  # > 1: forward returns a tuple (see ``outputs=``)
         self.what = f"the VJP of {name}"  # how error messages name its backward
         self.custom_explain = explain
         self.on_release = on_release  # extra cleanup when a node's saved values are freed
@@ -295,7 +296,7 @@ def op(*, numpy=None, method=False, name=None):
 
 def primitive(save: str = "", *, params: str = "", variadic: bool = False,
               quiet: bool = False, jvp=None, numpy=None, method=False, name=None,
-              on_release=None, public=True):
+              on_release=None, public=True, outputs: int = 1):
     """Class decorator that turns a card (a rule namespace) into a registered
     :class:`Primitive`. See the module docstring for the card's conventions.
 
@@ -306,6 +307,10 @@ def primitive(save: str = "", *, params: str = "", variadic: bool = False,
     ``numpy``, ``method``, ``name``: see :func:`op`; ``public=False`` keeps an internal
     primitive (one a public function or a rule calls) out of the op registry.
     ``on_release(node)``: extra cleanup when a node's saved values are freed.
+    ``outputs=k`` (k > 1) declares an op with several outputs (``qr``: Q and R): the
+    forward returns a tuple of k arrays and the op a tuple of k Tensors; each VJP rule
+    receives ``g`` as a tuple of k cotangents (zeros for an output that reached no
+    loss) and ``out`` as the tuple of outputs; JVP rules return a tuple of k tangents.
     ``quiet=True`` marks an op whose rules are evaluated at singular points on purpose
     (d sqrt/dx at 0 is inf, as in PyTorch): its VJP and JVP rules run with NumPy's
     RuntimeWarnings off, since the inf or NaN is the answer and the forward already
@@ -345,7 +350,7 @@ def primitive(save: str = "", *, params: str = "", variadic: bool = False,
         prim = Primitive(
             opname, cls.forward, vjp, jvps, save=save, doc=doc, params=param_names,
             variadic=variadic, explain=getattr(cls, "explain", None),
-            on_release=on_release, call=call,
+            on_release=on_release, call=call, outputs=outputs,
         )
         if jvp is LINEAR:
             prim.jvp = _linear_jvp(prim)
@@ -402,6 +407,8 @@ def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
     except (ValueError, TypeError, IndexError) as err:
         raise prim.explain(err, datas if not prim.variadic else (datas,), params) from None
     if type(out) is not _ndarray:
+        if type(out) is tuple:
+            return _apply_multi(prim, out, datas, parents, params, requires)
         out = _asarray(out)
     t = _new(Tensor)
     t._data = out
@@ -428,6 +435,97 @@ def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
         anomaly.record(node)
         anomaly.check_forward(prim, out)
     return t
+
+
+class Slots:
+    """The cotangents of a multi-output node, one slot per output, summed slot-wise.
+
+    Each output of a multi-output op is its own small node (:data:`SELECT`, "output i
+    of that node"), whose VJP puts its cotangent in slot i; the engine adds the slots up
+    like any cotangent, and the op's rules receive them as a tuple.
+    """
+
+    __slots__ = ("grads", "shape", "dtype")
+
+    def __init__(self, grads: list, shape) -> None:
+        self.grads = grads
+        self.shape = shape
+        self.dtype = None
+
+    def __add__(self, other: Slots) -> Slots:
+        merged = [a if b is None else b if a is None else a + b
+                  for a, b in zip(self.grads, other.grads)]
+        return Slots(merged, self.shape)
+
+
+def _select_rule(g, out, x, index, count, shape):
+    grads = [None] * count
+    grads[index] = g
+    return Slots(grads, shape)
+
+
+def _select_forward(x, index, count, shape):
+    raise RuntimeError("an output of a multi-output op is made by the op itself")
+
+
+SELECT = Primitive("output", _select_forward, (_select_rule,),
+                   params=("index", "count", "shape"),
+                   doc="Output number ``index`` of a multi-output op. VJP: route g to that "
+                   "output's slot.")
+
+
+def multi_output_shape(outs) -> tuple:
+    """The ``shape`` of a multi-output node: a marker holding each output's (shape, dtype)."""
+    return ("outputs", tuple((o.shape, o.dtype) for o in outs))
+
+
+def output_cotangents(g, shape, like) -> tuple:
+    """A multi-output node's summed :class:`Slots` as one cotangent per output, with
+    zeros (of ``like``'s kind: array or Tensor) for outputs that reached no loss."""
+    grads = g.grads if isinstance(g, Slots) else [g]
+    filled = []
+    for gi, (s, dt) in zip(grads, shape[1]):
+        if gi is None:
+            gi = np.zeros(s, dtype=dt)
+            if like:
+                gi = Tensor._wrap(gi)
+        filled.append(gi)
+    return tuple(filled)
+
+
+def select_output(node: Node, i: int, data) -> Tensor:
+    """Output ``i`` of the multi-output ``node`` as a Tensor wired to the graph."""
+    shape = node.shape
+    sel = Node(SELECT, [node], None, None, (i, len(shape[1]), shape), *shape[1][i])
+    t = _new(Tensor)
+    t._data, t._node, t.requires_grad = data, sel, True
+    return t
+
+
+def _apply_multi(prim, outs, datas, parents, params, requires):
+    """``apply`` for an op with several outputs: one node, one SELECT node per output."""
+    outs = tuple(o if type(o) is _ndarray else _asarray(o) for o in outs)
+    if not (requires and _modes.grad_enabled):
+        return tuple(Tensor._wrap(o) for o in outs)
+    if prim.save_all:
+        ins = datas
+    elif prim.save_mask is not None:
+        ins = [d if m else None for d, m in zip(datas, prim.save_mask)]
+    else:
+        ins = None
+    saved_out = outs if prim.save_out else None
+    node = Node(prim, parents, saved_out, ins, params, multi_output_shape(outs), None)
+    if ins is not None or saved_out is not None:
+        protected = []
+        for o in saved_out or ():
+            protect(o, prim.name, False, protected)
+        for d, p in zip(ins or (), parents):
+            if type(d) is _ndarray:
+                protect(d, prim.name, type(p) is not Node, protected)
+        node.protected = protected or None
+    if _modes.anomaly:
+        anomaly.record(node)
+    return tuple(select_output(node, i, o) for i, o in enumerate(outs))
 
 
 def _protect_saved(opname, ins, out, parents):

@@ -33,7 +33,9 @@ import numpy as np
 from .. import forward
 from ..graph import Node, protect
 from ..modes import state
+from ..primitive import SELECT as _SELECT
 from ..primitive import Primitive, as_gradient
+from ..primitive import Slots as _Slots
 from ..tensor import Tensor
 
 __all__ = ["Function", "FunctionCtx"]
@@ -92,38 +94,6 @@ class FunctionCtx:
                 t = r
             out.append(t)
         return tuple(out)
-
-
-class _Slots:
-    """Cotangents of a multi-output Function, one slot per output, summed slot-wise."""
-
-    __slots__ = ("grads", "shape", "dtype")
-
-    def __init__(self, grads: list, shape) -> None:
-        self.grads = grads
-        self.shape = shape
-        self.dtype = None
-
-    def __add__(self, other: _Slots) -> _Slots:
-        merged = [a if b is None else b if a is None else a + b
-                  for a, b in zip(self.grads, other.grads)]
-        return _Slots(merged, self.shape)
-
-
-def _select_rule(g, out, x, index, count, shape):
-    grads = [None] * count
-    grads[index] = g
-    return _Slots(grads, shape)
-
-
-def _select_forward(x, index, count, shape):
-    raise RuntimeError("output selection is applied through Function.apply")
-
-
-_SELECT = Primitive("function_output", _select_forward, (_select_rule,),
-                    params=("index", "count", "shape"),
-                    doc="Output number ``index`` of a multi-output Function. VJP: route g "
-                    "to that output's slot.")
 
 
 def _make_rule(cls):
