@@ -26,9 +26,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["RAW_TYPES", "register", "is_raw", "asarray", "can_freeze", "branch_on",
-           "array_of"]
+__all__ = ["RAW_TYPES", "NDARRAY", "register", "is_raw", "asarray", "can_freeze",
+           "branch_on", "array_of", "base_of", "own_copy"]
 
+NDARRAY = np.ndarray
+"""NumPy's array class. The hot paths test ``type(x) is NDARRAY`` for a fast route
+(``np.add.reduce`` instead of ``x.sum``); every other raw type takes the dispatching
+route, which is the same computation."""
 RAW_TYPES: set = {np.ndarray}
 """The raw array classes: values the engine computes with directly."""
 _NO_FLAGS: set = set()
@@ -58,6 +62,21 @@ def asarray(x):
 def can_freeze(arr) -> bool:
     """Whether ``arr``'s type has NumPy's ``writeable`` flag (saved-value protection)."""
     return type(arr) not in _NO_FLAGS
+
+
+def base_of(arr):
+    """The array ``arr`` is a view of (NumPy's ``.base``), or None (also for types
+    without views)."""
+    base = getattr(arr, "base", None)
+    return base if type(base) in RAW_TYPES else None
+
+
+def own_copy(g, dtype):
+    """A writable array of ``dtype`` that nothing else holds, made from ``g`` (a gradient
+    about to become a leaf's ``.grad``): a copy, of ``g``'s own array type."""
+    if type(g) in RAW_TYPES:
+        return g.astype(dtype, copy=True)
+    return np.array(g, dtype=dtype)
 
 
 def array_of(x):

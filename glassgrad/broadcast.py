@@ -13,6 +13,8 @@ __all__ = ["sum_to", "expand_to"]
 
 import numpy as np
 
+from .backend import NDARRAY
+
 # (gshape, shape) -> axes to sum and whether a reshape is needed. Shapes repeat every
 # training step, so a plan is made once; the cache is emptied when it reaches
 # _MAX_PLANS entries, which bounds its memory when shapes keep changing (variable batch
@@ -58,7 +60,7 @@ def sum_to(g, shape: tuple):
     plan = _plans.get((gshape, shape))
     axes, reshape = plan if plan is not None else _plan(gshape, shape)
     if axes:
-        if type(g) is np.ndarray:  # np.add.reduce: ndarray.sum without its Python wrapper
+        if type(g) is NDARRAY:  # np.add.reduce: ndarray.sum without its Python wrapper
             g = np.add.reduce(g, axis=axes, keepdims=True)
         else:
             g = g.sum(axis=axes, keepdims=True)
@@ -74,7 +76,7 @@ def expand_to(g, shape: tuple):
     view; filling an empty array is several times faster. Tensors (create_graph) take
     the differentiable ``broadcast_to``.
     """
-    if type(g) is np.ndarray:
+    if type(g) is NDARRAY:
         out = np.empty(shape, dtype=g.dtype)
         out[...] = g
         return out

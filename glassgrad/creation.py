@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backend import array_of, asarray
 from . import dtypes
 from .tensor import Tensor
 
@@ -65,15 +66,13 @@ def full(shape, fill_value, dtype=None, requires_grad=False) -> Tensor:
 
 
 def zeros_like(t, dtype=None, requires_grad=False) -> Tensor:
-    """Zeros with the shape (and dtype, unless given) of ``t``."""
-    ref = np.asarray(getattr(t, "_data", t))
-    return _leaf(np.zeros(ref.shape, dtype or ref.dtype), requires_grad)
+    """Zeros with the shape (and dtype, unless given) of ``t``, of its array type."""
+    return _leaf(np.zeros_like(asarray(array_of(t)), dtype=dtype), requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad=False) -> Tensor:
-    """Ones with the shape (and dtype, unless given) of ``t``."""
-    ref = np.asarray(getattr(t, "_data", t))
-    return _leaf(np.ones(ref.shape, dtype or ref.dtype), requires_grad)
+    """Ones with the shape (and dtype, unless given) of ``t``, of its array type."""
+    return _leaf(np.ones_like(asarray(array_of(t)), dtype=dtype), requires_grad)
 
 
 def arange(start, stop=None, step=1, dtype=None, requires_grad=False) -> Tensor:

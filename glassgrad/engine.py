@@ -21,6 +21,7 @@ from heapq import heapify, heappop, heappush
 import numpy as np
 
 from . import anomaly, forward
+from .backend import NDARRAY, own_copy
 from .broadcast import sum_to
 from .graph import FREED, Node
 from .modes import state
@@ -39,11 +40,11 @@ def seed(root: Tensor, gradient, create_graph: bool):
                 "pass `gradient=` (d(loss)/d(output), same shape as the output), or "
                 "reduce it first, e.g. out.sum().backward()"
             )
-        g = np.array(1, dtype=root.dtype).reshape(root.shape)
+        g = np.ones_like(root._data)  # of the root's array type
     elif isinstance(gradient, Tensor):
         g = gradient if create_graph else gradient._data.copy()
     else:
-        g = np.array(gradient, dtype=root.dtype)
+        g = own_copy(gradient, root.dtype)
     if g.shape != root.shape:
         raise RuntimeError(
             f"backward: gradient has shape {g.shape} but the output has shape {root.shape}"
@@ -121,7 +122,7 @@ def _node_extras(n: Node, g, create_graph: bool):
     if extra.retained is not None:
         t = extra.retained()
         if t is not None:
-            gt = g if create_graph else Tensor._wrap(np.array(g))
+            gt = g if create_graph else Tensor._wrap(own_copy(g, g.dtype))
             old = t.grad
             t._grad = gt if old is None else old + gt
     return g
@@ -299,8 +300,8 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
         if not create_graph:
             # .grad must own a writable array of its own: rules may pass one array to
             # several inputs (add) or return read-only broadcast views.
-            if type(g) is not np.ndarray or not g.flags.writeable or id(g) in given:
-                g = np.array(g, dtype=leaf._data.dtype)
+            if type(g) is not NDARRAY or not g.flags.writeable or id(g) in given:
+                g = own_copy(g, leaf._data.dtype)
             given.add(id(g))
         old = leaf.grad
         if old is None:

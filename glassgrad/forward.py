@@ -26,6 +26,7 @@ import itertools
 
 import numpy as np
 
+from .backend import asarray
 from .graph import Node
 from .modes import state
 from .tensor import Tensor
@@ -70,11 +71,11 @@ def level_of(x) -> int:
 def make_dual(primal, tangent, lvl: int):
     """A dual tensor of level ``lvl``: ``primal`` carrying ``tangent`` (same shape/dtype)."""
     if not isinstance(primal, Tensor):
-        primal = Tensor._wrap(np.asarray(primal))
+        primal = Tensor._wrap(asarray(primal))
     if tangent is None:
         return primal
     if not isinstance(tangent, Tensor):
-        tangent = Tensor._wrap(np.asarray(tangent))
+        tangent = Tensor._wrap(asarray(tangent))
     if tangent.shape != primal.shape:
         raise ValueError(
             f"jvp: a tangent has shape {tangent.shape} but its primal has shape "
@@ -109,7 +110,7 @@ def unpack(x, lvl: int):
         x = x._primal
     if level_of(x) == lvl:
         return x._primal, x._tangent
-    zeros = Tensor._wrap(np.zeros(x.shape, dtype=x.dtype))
+    zeros = Tensor._wrap(np.zeros_like(x._data))
     return x, zeros
 
 
@@ -168,14 +169,14 @@ def apply_dual(prim, inputs, params, apply):
 def _fit_tangent(t_out, out: Tensor, raw: bool) -> Tensor:
     """A rule's tangent as a Tensor of exactly ``out``'s shape and dtype."""
     if raw:
-        t_out = np.asarray(t_out)
+        t_out = asarray(t_out)
         if t_out.shape != out.shape:
             t_out = np.broadcast_to(t_out, out.shape).copy()
         if t_out.dtype != out.dtype:
             t_out = t_out.astype(out.dtype)
         return Tensor._wrap(t_out)
     if not isinstance(t_out, Tensor):
-        t_out = Tensor._wrap(np.asarray(t_out))
+        t_out = Tensor._wrap(asarray(t_out))
     if t_out.shape != out.shape:
         t_out = t_out.broadcast_to(out.shape)
     if t_out.dtype != out.dtype:
@@ -186,7 +187,7 @@ def _fit_tangent(t_out, out: Tensor, raw: bool) -> Tensor:
 def _run_jvp(prim, tans, outv, vals, params):
     """The output tangent from ``prim``'s JVP rule(s); None when no input has one."""
     if prim.variadic:
-        filled = [t if t is not None else np.zeros(np.shape(v), dtype=np.result_type(v))
+        filled = [t if t is not None else np.zeros_like(asarray(getattr(v, "_data", v)))
                   for t, v in zip(tans, vals)]
         return prim.jvp(filled, outv, vals, *params)
     t_out = None

@@ -12,6 +12,8 @@ import itertools
 
 import numpy as np
 
+from .backend import RAW_TYPES, base_of, can_freeze
+
 __all__ = ["Node", "walk", "protect", "release", "saved_by", "why_read_only", "guarded",
            "FREED"]
 
@@ -170,6 +172,9 @@ def protect(arr: np.ndarray, opname: str, flag: bool, arrays: list) -> None:
     """
     registry = _protected
     while True:
+        # An array type without NumPy's writeable flag (CuPy) gets the registry tier only.
+        flagged = can_freeze(arr)
+        flag = flag and flagged
         entry = registry.get(id(arr))
         if entry is not None:
             entry[0] += 1
@@ -177,13 +182,13 @@ def protect(arr: np.ndarray, opname: str, flag: bool, arrays: list) -> None:
                 arr.setflags(write=False)
                 entry[3] = True
             arrays.append(arr)
-        elif arr.flags.writeable:
+        elif not flagged or arr.flags.writeable:
             if flag:
                 arr.setflags(write=False)
             registry[id(arr)] = [1, opname, arr, flag]
             arrays.append(arr)
-        arr = arr.base
-        if type(arr) is not np.ndarray:
+        arr = base_of(arr)
+        if arr is None:
             return
         flag = True  # the viewed array may be a leaf's: the user can hold it
 
@@ -215,11 +220,13 @@ def saved_by(arr) -> str | None:
     pending backward needs those values (run that backward first, or drop its graph).
     """
     arr = getattr(arr, "_data", arr)
-    if type(arr) is not np.ndarray:
+    if type(arr) not in RAW_TYPES:
         return None
     entry = _protected.get(id(arr))
-    if entry is None and type(arr.base) is np.ndarray:
-        entry = _protected.get(id(arr.base))
+    if entry is None:
+        base = base_of(arr)
+        if base is not None:
+            entry = _protected.get(id(base))
     return None if entry is None else entry[1]
 
 
@@ -230,14 +237,14 @@ def why_read_only(arr) -> str | None:
     op = saved_by(arr)
     if op is not None:
         return f"a live graph saved it for the backward of {op}"
-    if not arr.flags.writeable:
+    if can_freeze(arr) and not arr.flags.writeable:
         return "its array is read-only"
     return None
 
 
 def guarded(arr: np.ndarray) -> np.ndarray:
     """``arr`` as a Tensor may hand it out: a read-only view while a live graph needs it."""
-    if arr.flags.writeable and saved_by(arr) is not None:
+    if can_freeze(arr) and arr.flags.writeable and saved_by(arr) is not None:
         view = arr.view()
         view.setflags(write=False)
         return view

@@ -61,6 +61,7 @@ import os
 import numpy as np
 
 from . import anomaly, forward
+from .backend import RAW_TYPES, asarray
 from .graph import Node, protect
 from .modes import state as _modes
 from .tensor import Tensor
@@ -84,8 +85,6 @@ SAME = "same"
 LINEAR = "linear"
 """``jvp=LINEAR``: the op is linear in its input(s); the output tangent is op(tangents)."""
 
-_ndarray = np.ndarray
-_asarray = np.asarray
 _EMPTY = ()
 
 
@@ -183,7 +182,7 @@ def as_gradient(value, who: str, index: int) -> np.ndarray:
     string, a list of objects or None-like junk would otherwise reach NumPy and fail
     far from its cause.
     """
-    arr = value if type(value) is _ndarray else np.asarray(value)
+    arr = asarray(value)
     if arr.dtype.kind not in "biufc":
         raise TypeError(
             f"{who} returned a {type(value).__name__} as the gradient at index {index}; "
@@ -406,10 +405,10 @@ def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
             out = prim.forward(*datas)
     except (ValueError, TypeError, IndexError) as err:
         raise prim.explain(err, datas if not prim.variadic else (datas,), params) from None
-    if type(out) is not _ndarray:
+    if type(out) not in RAW_TYPES:  # a NumPy scalar, or a multi-output op's tuple
         if type(out) is tuple:
             return _apply_multi(prim, out, datas, parents, params, requires)
-        out = _asarray(out)
+        out = asarray(out)
     t = _new(Tensor)
     t._data = out
     if not (requires and _modes.grad_enabled):
@@ -504,7 +503,7 @@ def select_output(node: Node, i: int, data) -> Tensor:
 
 def _apply_multi(prim, outs, datas, parents, params, requires):
     """``apply`` for an op with several outputs: one node, one SELECT node per output."""
-    outs = tuple(o if type(o) is _ndarray else _asarray(o) for o in outs)
+    outs = tuple(asarray(o) for o in outs)
     if not (requires and _modes.grad_enabled):
         return tuple(Tensor._wrap(o) for o in outs)
     if prim.save_all:
@@ -520,7 +519,7 @@ def _apply_multi(prim, outs, datas, parents, params, requires):
         for o in saved_out or ():
             protect(o, prim.name, False, protected)
         for d, p in zip(ins or (), parents):
-            if type(d) is _ndarray:
+            if type(d) in RAW_TYPES:
                 protect(d, prim.name, type(p) is not Node, protected)
         node.protected = protected or None
     if _modes.anomaly:
@@ -542,7 +541,7 @@ def _protect_saved(opname, ins, out, parents):
         protect(out, opname, False, arrays)
     if ins is not None:
         for d, p in zip(ins, parents):
-            if type(d) is _ndarray:
+            if type(d) in RAW_TYPES:
                 protect(d, opname, type(p) is not Node, arrays)
     return arrays or None
 

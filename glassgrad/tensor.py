@@ -16,6 +16,7 @@ import weakref
 import numpy as np
 
 from . import dtypes
+from .backend import RAW_TYPES, asarray, can_freeze
 from .graph import guarded, saved_by
 
 __all__ = ["Tensor", "tensor", "as_array"]
@@ -25,10 +26,12 @@ def _to_array(data, dtype=None, copy=True) -> np.ndarray:
     """Convert user data to an array: Python floats become the default dtype."""
     if isinstance(data, Tensor):
         data = data._data
+    if type(data) in RAW_TYPES:  # an array of a registered type keeps its type
+        if dtype is not None:
+            return data.astype(dtype, copy=copy)
+        return data.copy() if copy else data
     if dtype is not None:
         return np.array(data, dtype=dtype, copy=copy or None)
-    if isinstance(data, np.ndarray):
-        return data.copy() if copy else data
     if isinstance(data, np.generic):
         return np.array(data)
     arr = np.array(data)
@@ -265,7 +268,7 @@ class Tensor:
     def _wrap(arr) -> Tensor:
         """A no-grad Tensor around an existing array (no copy)."""
         t = _new(Tensor)
-        t._data = arr if type(arr) is np.ndarray else np.asarray(arr)
+        t._data = asarray(arr)
         t._node = None
         t.requires_grad = False
         return t
@@ -273,7 +276,7 @@ class Tensor:
     def _writable_or_raise(self, opname: str) -> None:
         arr = self._data
         op = saved_by(arr)
-        if op is None and arr.flags.writeable:
+        if op is None and (not can_freeze(arr) or arr.flags.writeable):
             return
         if op is not None:
             raise RuntimeError(

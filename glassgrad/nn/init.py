@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from ..backend import is_raw
 from .. import creation
 from ..tensor import Tensor
 
@@ -89,7 +90,7 @@ def _fill(tensor, values, name: str):
     if isinstance(tensor, Tensor):
         tensor._writable_or_raise(f"init.{name}")
         arr = tensor._data
-    elif isinstance(tensor, np.ndarray):
+    elif is_raw(tensor):
         arr = tensor
     else:
         raise TypeError(f"init.{name}: expected a Tensor, got {type(tensor).__name__}")

@@ -17,6 +17,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from ..backend import base_of, is_raw
 from .. import dtypes
 from ..graph import why_read_only
 from ..modes import state as modes
@@ -95,8 +96,9 @@ def _writable(arr: np.ndarray) -> bool:
 
 def _root(arr: np.ndarray) -> np.ndarray:
     """The array that owns ``arr``'s memory (``arr`` itself unless it is a view)."""
-    while isinstance(arr.base, np.ndarray):
-        arr = arr.base
+    base = base_of(arr)
+    while base is not None:
+        arr, base = base, base_of(base)
     return arr
 
 
@@ -208,7 +210,7 @@ class Module:
     def _as_buffer(name: str, value):
         if value is None or isinstance(value, Tensor):
             return value
-        if isinstance(value, np.ndarray):  # lenient: an array becomes a Tensor buffer
+        if is_raw(value):  # lenient: an array becomes a Tensor buffer
             return Tensor._wrap(value)
         raise TypeError(
             f"cannot assign {type(value).__name__} as buffer {name!r} (Tensor or None expected)"

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import asarray
 from ..primitive import LINEAR, apply, primitive
+from ..tensor import Tensor
 
 __all__ = ["getitem", "index_put", "unwrap_index"]
 
@@ -35,19 +37,25 @@ def _unwrap_one(i):
 
 def _is_advanced(index) -> bool:
     items = index if isinstance(index, tuple) else (index,)
-    return any(isinstance(i, np.ndarray) and i.dtype != np.bool_ for i in items)
+    return any(getattr(i, "ndim", 0) > 0 and i.dtype != np.bool_ for i in items)
 
 
 def _scatter_into_zeros(g, index, shape):
-    """zeros(shape) with g added at ``index`` (repeats accumulate)."""
-    if isinstance(g, np.ndarray) or np.isscalar(g):
-        gx = np.zeros(shape, dtype=np.result_type(g))
-        if _is_advanced(index):
-            np.add.at(gx, index, g)
-        else:
-            gx[index] = g  # basic slices and boolean masks never repeat an element
-        return gx
-    return apply(scatter_add, (g,), (index, shape))
+    """zeros(shape) with g added at ``index`` (repeats accumulate).
+
+    On Tensors (create_graph) it is the recorded ``scatter_add``, whose forward is this
+    same function on arrays. (Filling a fresh array here is the one write in a rule:
+    the scatter is the primitive itself, and ``scatter_add`` is how a tracer sees it.)
+    """
+    if isinstance(g, Tensor):
+        return apply(scatter_add, (g,), (index, shape))
+    g = asarray(g)
+    gx = np.zeros_like(g, shape=shape)
+    if _is_advanced(index):
+        np.add.at(gx, index, g)
+    else:
+        gx[index] = g  # basic slices and boolean masks never repeat an element
+    return gx
 
 
 @primitive(params="index shape", jvp=LINEAR)
@@ -126,6 +134,6 @@ class index_put:
 
 
 def _kept_mask(shape, index):
-    keep = np.ones(shape, dtype=np.bool_)
+    keep = np.ones(shape, dtype=np.bool_)  # a constant mask (host: an index, not data)
     keep[index] = False
     return keep

@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 
+from ..backend import NDARRAY, RAW_TYPES, branch_on
 from ..broadcast import expand_to
 from ..primitive import LINEAR, OpError, apply, op, primitive
 from ..tensor import Tensor
@@ -211,9 +212,9 @@ def _softmax(x, out, axes, keepdims, shape):
     logsumexp(s), which lies in [0, log N], meet. On Tensors (create_graph) it is always
     the shifted form, written with differentiable ops.
     """
-    if isinstance(x, np.ndarray):
+    if not isinstance(x, Tensor):
         out_k = _keep(out, axes, keepdims, shape)
-        if np.all(np.abs(out_k) <= 16):  # False for NaN: then the general form
+        if branch_on(np.all(np.abs(out_k) <= 16)):  # False for NaN: the general form
             return np.exp(x - out_k)
         s = x - max_shift(x, axes)
         e = np.exp(s)  # in [0, 1], and 1 at the max: the sum is at least 1
@@ -258,8 +259,8 @@ def _prod_others(x, axes):
     if k == 0:  # an empty group: no elements, no gradient entries
         return x * 0
     flat = moved.reshape(lead + (k,))
-    if isinstance(flat, np.ndarray):
-        ones = np.ones(lead + (1,), dtype=flat.dtype)
+    if not isinstance(flat, Tensor):
+        ones = np.ones_like(flat, shape=lead + (1,))
         left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
         right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)
         others = left * right[..., ::-1]
@@ -313,7 +314,7 @@ def _deviations(x, axes, scaled):
     else:
         scale = np.ones((), data.dtype)
         y = x - first
-    if isinstance(y, np.ndarray):  # np.mean's wrapper costs more than the sum on small x
+    if type(y) is NDARRAY:  # np.mean's wrapper costs more than the sum on small x
         return y - np.add.reduce(y, axis=axes, keepdims=True) / _count(y.shape, axes), scale
     return y - np.mean(y, axis=axes, keepdims=True), scale
 
@@ -472,7 +473,7 @@ def _std_slope(out, x, axes, keepdims, shape, ddof):
 
 def _operand(x):
     """A Python number or list as an array (``gg.mean(0.5)``), as NumPy accepts them."""
-    return x if hasattr(x, "_data") or isinstance(x, np.ndarray) else np.asarray(x)
+    return x if isinstance(x, Tensor) or type(x) in RAW_TYPES else np.asarray(x)
 
 
 def _reduce(prim, name, x, axis, keepdims):

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import is_raw
 from ..dtypes import get_default_dtype
 from ..grad_mode import enable_grad, no_grad
 from ..graph import why_read_only
@@ -47,7 +48,7 @@ def _clone(value):
     """A deep copy that copies arrays (Tensors stay Tensors, with their own array)."""
     if isinstance(value, Tensor):
         return Tensor(value.data, dtype=value.dtype)
-    if isinstance(value, np.ndarray):
+    if is_raw(value):
         return value.copy()
     if isinstance(value, dict):
         return {k: _clone(v) for k, v in value.items()}
