@@ -88,9 +88,11 @@ class detect_anomaly:
     def __enter__(self):
         self.prev = state.anomaly
         state.anomaly = self.check
+        state.refresh()
         self._err = np.seterr(all="ignore")  # we report ourselves, with a place
         return self
 
     def __exit__(self, *exc) -> None:
         state.anomaly = self.prev
+        state.refresh()
         np.seterr(**self._err)

@@ -47,6 +47,7 @@ def enter() -> int:
     lvl = _next_level()
     state.open_levels.append(lvl)
     state.forward_level = lvl
+    state.refresh()
     return lvl
 
 
@@ -55,6 +56,7 @@ def exit(lvl: int) -> None:  # noqa: A001  (pairs with enter)
     while levels and levels[-1] >= lvl:  # lvl and any inner level left open by an error
         levels.pop()
     state.forward_level = levels[-1] if levels else 0
+    state.refresh()
 
 
 def _live(x):

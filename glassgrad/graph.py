@@ -12,7 +12,7 @@ import itertools
 
 import numpy as np
 
-from .backend import RAW_TYPES, base_of, can_freeze
+from .backend import _NO_FLAGS, RAW_TYPES, base_of, can_freeze
 
 __all__ = ["Node", "walk", "protect", "release", "saved_by", "why_read_only", "guarded",
            "FREED"]
@@ -171,9 +171,10 @@ def protect(arr: np.ndarray, opname: str, flag: bool, arrays: list) -> None:
     skipped: nothing can write into it anyway.
     """
     registry = _protected
+    no_flags = _NO_FLAGS  # usually empty: the test is then free
     while True:
         # An array type without NumPy's writeable flag (CuPy) gets the registry tier only.
-        flagged = can_freeze(arr)
+        flagged = not no_flags or type(arr) not in no_flags
         flag = flag and flagged
         entry = registry.get(id(arr))
         if entry is not None:
@@ -187,8 +188,8 @@ def protect(arr: np.ndarray, opname: str, flag: bool, arrays: list) -> None:
                 arr.setflags(write=False)
             registry[id(arr)] = [1, opname, arr, flag]
             arrays.append(arr)
-        arr = base_of(arr)
-        if arr is None:
+        arr = getattr(arr, "base", None)  # base_of, inlined: this runs for every saved array
+        if type(arr) not in RAW_TYPES:
             return
         flag = True  # the viewed array may be a leaf's: the user can hold it
 

@@ -24,11 +24,17 @@ class _ThreadModes(threading.local):
     anomaly: bool = False  # check every value for NaN/Inf and remember creation sites
     forward_level: int = 0  # innermost open forward-mode level; 0: forward mode off
     backward_observer = None  # called per node by backward (observe_backward)
+    special: bool = False  # anomaly or forward_level: one read on the hot path (refresh())
 
     def __init__(self) -> None:
         # Runs once in each thread, on its first use: the stacks are the thread's own.
         self.open_levels: list = []  # forward levels open now, outermost first
         self.transform_frames: list = []  # leaf-id sets of the gg.func transforms running
+
+
+    def refresh(self) -> None:
+        """Recompute ``special`` after changing ``anomaly`` or ``forward_level``."""
+        self.special = bool(self.anomaly or self.forward_level)
 
 
 state = _ThreadModes()

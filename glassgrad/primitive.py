@@ -372,7 +372,8 @@ def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
     the op's non-tensor arguments, passed to the forward and to the rules unchanged.
     This is the hot path of the whole library: keep it lean.
     """
-    if _modes.forward_level:
+    special = _modes.special  # anomaly mode or forward mode: one thread-local read
+    if special and _modes.forward_level:
         result = forward.apply_dual(prim, inputs, params, apply)
         if result is not None:
             return result
@@ -414,7 +415,7 @@ def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
     if not (requires and _modes.grad_enabled):
         t._node = None
         t.requires_grad = False
-        if _modes.anomaly:
+        if special and _modes.anomaly:
             anomaly.check_forward(prim, out)
         return t
 
@@ -430,7 +431,7 @@ def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
         node.protected = _protect_saved(prim.name, ins, saved_out, parents)
     t._node = node
     t.requires_grad = True
-    if _modes.anomaly:
+    if special and _modes.anomaly:
         anomaly.record(node)
         anomaly.check_forward(prim, out)
     return t
