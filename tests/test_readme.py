@@ -61,3 +61,34 @@ def test_training_loop_example_runs_and_saves(tmp_path, monkeypatch):
     with gg.no_grad():
         acc = (model(gg.tensor(env["X_test"])).numpy().argmax(1) == env["y_test"]).mean()
     assert acc > 0.9
+
+
+def test_how_it_works_card_declares_a_working_op():
+    """The card shown in "How it works" is a complete op: run it under another name and
+    compare with gg.tanh in both modes and through np.* dispatch."""
+    from glassgrad import numpy_dispatch, primitive
+
+    code = next(b for b in _blocks() if "class tanh" in b)
+    code = code.replace("class tanh", "class readme_tanh").replace("np.tanh, method=True",
+                                                                  "None, method=False")
+    env = {"np": np, "primitive": primitive.primitive, "SAME": primitive.SAME}
+    try:
+        exec(compile(code, "README-card", "exec"), env)
+        card = env["readme_tanh"]
+        x = gg.tensor([0.3, -1.0], requires_grad=True)
+        card(x).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), 1 - np.tanh(x.numpy()) ** 2, rtol=1e-6)
+        _, t = gg.func.jvp(card, (gg.tensor([0.3]),), (gg.tensor([2.0]),))
+        np.testing.assert_allclose(t.numpy(), 2 * (1 - np.tanh(0.3) ** 2), rtol=1e-6)
+        assert "VJP:" in card.__doc__ and "JVP:" in card.__doc__
+    finally:
+        primitive.PRIMITIVES.pop("readme_tanh", None)
+        primitive.OPS.pop("readme_tanh", None)
+        numpy_dispatch.build()
+
+
+def test_how_it_works_repr_points_at_the_rule():
+    text = README.read_text()
+    shown = re.search(r"<primitive sum \((glassgrad/ops/reduction\.py):(\d+)\)>", text)
+    assert shown, "README shows where sum's rules are"
+    assert repr(gg.sum) == shown.group(0), f"README shows {shown.group(0)}, now {gg.sum!r}"
