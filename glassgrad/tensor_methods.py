@@ -141,6 +141,12 @@ class _Methods:
     def __rtruediv__(self, other):
         return apply(ops.div, (other, self))
 
+    def __mod__(self, other):
+        return apply(ops.mod, (self, other))
+
+    def __rmod__(self, other):
+        return apply(ops.mod, (other, self))
+
     def __pow__(self, other):
         return apply(ops.power, (self, other))
 
@@ -215,9 +221,6 @@ class _Methods:
     @property
     def mT(self):
         return ops.swapaxes(self, -1, -2)
-
-    def dot(self, other):
-        return ops.matmul(self, other)
 
     # --- NumPy dispatch ------------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
