@@ -17,9 +17,9 @@ import numpy as np
 
 from . import dtypes
 from .backend import RAW_TYPES, asarray, can_freeze
-from .graph import guarded, saved_by
+from .graph import guarded, saved_by, why_read_only
 
-__all__ = ["Tensor", "tensor", "as_array"]
+__all__ = ["Tensor", "tensor", "as_array", "zero_grads"]
 
 
 def _to_array(data, dtype=None, copy=True) -> np.ndarray:
@@ -332,3 +332,24 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     tensor([1., 2.], requires_grad=True)
     """
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def zero_grads(params, set_to_none: bool = True) -> None:
+    """Reset the ``.grad`` of each parameter: ``Module.zero_grad`` and
+    ``Optimizer.zero_grad`` are both this.
+
+    ``set_to_none=True`` (PyTorch's default) drops the gradient, so a parameter that
+    gets none in the next backward is skipped by ``step()``. Otherwise the gradient is
+    filled with zeros in place, unless a graph holds it (``create_graph=True``) or its
+    array may not be written: then the parameter gets a fresh zero gradient instead.
+    """
+    for p in params:
+        g = p.grad
+        if g is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        elif g._node is None and not g.requires_grad and why_read_only(g._data) is None:
+            g._data[...] = 0
+        else:
+            p.grad = Tensor._wrap(np.zeros_like(p._data))

@@ -17,11 +17,11 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..backend import base_of, is_raw
 from .. import dtypes
+from ..backend import base_of, is_raw
 from ..graph import why_read_only
 from ..modes import state as modes
-from ..tensor import Tensor, _check_grad_dtype, _to_array
+from ..tensor import Tensor, _check_grad_dtype, _to_array, zero_grads
 from ._backward_hooks import _BackwardHookState
 
 __all__ = ["Module", "Parameter", "RemovableHandle"]
@@ -390,18 +390,9 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Reset the gradients of all parameters: to ``None`` (default) or to zeros."""
-        for p in self.parameters():
-            if set_to_none:
-                p.grad = None
-                continue
-            g = p.grad
-            if g is None:
-                continue
-            if g._node is None and not g.requires_grad and _writable(g._data):
-                g._data[...] = 0
-            else:  # a graph holds this gradient: give the parameter a fresh one
-                p.grad = Tensor._wrap(np.zeros_like(p._data))
+        """Reset the gradients of all parameters: to ``None`` (default) or to zeros
+        (see :func:`glassgrad.tensor.zero_grads`)."""
+        zero_grads(self.parameters(), set_to_none)
 
     def to(self, dtype) -> Module:
         """Convert floating parameters and buffers to ``dtype`` in place; returns self.

@@ -29,7 +29,7 @@ from ..backend import is_raw
 from ..dtypes import get_default_dtype
 from ..grad_mode import enable_grad, no_grad
 from ..graph import why_read_only
-from ..tensor import Tensor
+from ..tensor import Tensor, zero_grads
 
 __all__ = ["Optimizer", "required"]
 
@@ -213,19 +213,7 @@ class Optimizer:
             existing gradients with zeros, so every parameter is stepped (momentum and
             weight decay still move it).
         """
-        for group in self.param_groups:
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                elif g.grad_fn is not None or g.requires_grad or not g.data.flags.writeable:
-                    # a gradient from create_graph=True belongs to a graph: replace it by
-                    # plain zeros rather than write into an array that graph may need
-                    p.grad = Tensor(np.zeros_like(g.data))
-                else:
-                    g.data[...] = 0
+        zero_grads([p for group in self.param_groups for p in group["params"]], set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None):
         """Update every parameter that has a gradient, in place, with the optimizer's rule.
