@@ -43,7 +43,8 @@ subtract, multiply, divide, negative, absolute = ops.sub, ops.mul, ops.div, ops.
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "tensor", "GradientTape", "autograd", "func", "linalg", "nn", "optim", "data", "OpError",
+    "Tensor", "tensor", "GradientTape", "autograd", "func", "linalg", "nn", "optim", "data",
+    "OpError",
     "save", "load", "CheckpointError",
     "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "eye", "randn", "rand",
     "manual_seed", "default_generator", "set_default_dtype", "get_default_dtype",

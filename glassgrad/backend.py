@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["RAW_TYPES", "NDARRAY", "register", "is_raw", "asarray", "can_freeze",
-           "branch_on", "array_of", "base_of", "own_copy"]
+           "branch_on", "array_of", "shape_of", "operand", "base_of", "own_copy"]
 
 NDARRAY = np.ndarray
 """NumPy's array class. The hot paths test ``type(x) is NDARRAY`` for a fast route
@@ -82,6 +82,19 @@ def own_copy(g, dtype):
 def array_of(x):
     """The array behind a Tensor, or ``x`` itself (an array, list or number)."""
     return getattr(x, "_data", x)
+
+
+def shape_of(x) -> tuple:
+    """The shape of a Tensor, array, list or number (``np.shape`` without the Tensor
+    dispatch detour, which costs microseconds on every call)."""
+    shape = getattr(x, "shape", None)
+    return tuple(shape) if shape is not None else np.shape(x)
+
+
+def operand(x):
+    """An op's input as it may enter ``apply``: a Tensor or raw array unchanged, a Python
+    number or list as an array (NumPy accepts them everywhere)."""
+    return x if type(x) in RAW_TYPES or hasattr(x, "_data") else np.asarray(x)
 
 
 def branch_on(condition) -> bool:

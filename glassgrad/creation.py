@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import array_of, asarray
 from . import dtypes
+from .backend import array_of, asarray
 from .tensor import Tensor
 
 __all__ = [

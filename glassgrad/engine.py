@@ -245,11 +245,7 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
                 else:
                     gxs.append(rule(g, out, *ins))
         if not retain_graph:
-            if n.ins is not None or n.out is not None:
-                n.out = None
-                n.ins = FREED
-            if n.protected is not None or prim.on_release is not None:
-                n.release()
+            n.release()  # the one place saved values are freed
         if check:
             anomaly.check_backward(n, gxs)
         if observer is not None:

@@ -18,16 +18,24 @@ import numpy as np
 
 from . import ops
 from .primitive import NUMPY_MIRRORS
+from .tensor import Tensor
 
 __all__ = ["array_ufunc", "array_function", "build"]
 
 
-def _zeros_like(a, dtype=None, **kw):
-    return ops.mul(a, 0) if dtype is None else ops.astype(ops.mul(a, 0), dtype)
+def _constant_like(fill):
+    """np.zeros_like / np.ones_like on a Tensor: a constant (its derivative is 0
+    everywhere), of the Tensor's array type, with NumPy's ``dtype=`` and ``shape=``."""
+
+    def like(a, dtype=None, order="K", subok=True, shape=None):
+        return Tensor._wrap(fill(a._data, dtype=dtype, shape=shape))
+
+    return like
 
 
 _PROTOCOL = {
-    np.zeros_like: _zeros_like, np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim,
+    np.zeros_like: _constant_like(np.zeros_like), np.ones_like: _constant_like(np.ones_like),
+    np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim,
     np.size: lambda a: a.size, np.result_type: lambda *a: np.result_type(
         *[getattr(x, "_data", x) for x in a]),
     np.isscalar: lambda a: False, np.square: lambda x: ops.mul(x, x),

@@ -21,8 +21,8 @@ import math
 
 import numpy as np
 
-from ..backend import is_raw
 from .. import creation
+from ..backend import is_raw
 from ..tensor import Tensor
 
 __all__ = [

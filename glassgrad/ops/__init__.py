@@ -7,7 +7,7 @@ missing from its family's ``__all__`` is named, not silently absent."""
 from . import (
     arrange,
     compare,
-    decomp,
+    decomp,  # noqa: F401  (gg.linalg: registered here, exported by glassgrad.linalg)
     elementwise,
     exp_log,
     indexing,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import asarray
+from ..backend import asarray, shape_of
 from ..primitive import LINEAR, apply, primitive
 from ..tensor import Tensor
 
@@ -69,7 +69,7 @@ class getitem:
     def call(x, index):
         """``x[index]`` with NumPy's basic and advanced indexing; gradients scatter back."""
         index = unwrap_index(index)
-        shape = np.shape(x._data if hasattr(x, "_data") else x)
+        shape = shape_of(x)
         return apply(getitem, (x,), (index, shape))
 
     def forward(x, index, shape):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import shape_of
 from ..primitive import OpError, apply, primitive
 
 __all__ = ["matmul", "einsum"]
@@ -126,7 +127,7 @@ class einsum:
 
     def call(subscripts: str, *operands):
         """Einstein summation over the operands, as ``np.einsum`` (``...`` included)."""
-        ndims = [np.ndim(x._data if hasattr(x, "_data") else x) for x in operands]
+        ndims = [len(shape_of(x)) for x in operands]
         parts, out_sub = _parse(subscripts, ndims)
         for p, nd in zip(parts, ndims):
             if len(p) != nd:

@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from ..backend import shape_of
 from ..primitive import OpError, apply, op, primitive
 from .elementwise import mul
 from .linalg import matmul
@@ -24,9 +25,6 @@ from .shape import reshape, transpose
 
 __all__ = ["dot", "tensordot", "outer", "inner", "kron", "cross"]
 
-
-def _shape(x) -> tuple:
-    return np.shape(x._data if hasattr(x, "_data") else x)
 
 
 # --- dot ---------------------------------------------------------------------------------
@@ -176,7 +174,7 @@ def tensordot(a, b, axes=2):
     matmul does the sum. VJP: gradient through transpose, reshape and matmul.
     JVP: likewise (forward mode through the same ops).
     """
-    sa, sb = _shape(a), _shape(b)
+    sa, sb = shape_of(a), shape_of(b)
     la, lb = _tensordot_axes(sa, sb, axes)
     free_a = [i for i in range(len(sa)) if i not in la]
     free_b = [i for i in range(len(sb)) if i not in lb]
@@ -195,7 +193,7 @@ def inner(a, b):
     VJP: gradient through tensordot (transpose, reshape, matmul) or mul.
     JVP: likewise.
     """
-    sa, sb = _shape(a), _shape(b)
+    sa, sb = shape_of(a), shape_of(b)
     if not sa or not sb:
         return mul(a, b)
     if sa[-1] != sb[-1]:
@@ -226,7 +224,7 @@ def kron(a, b):
     (a0*b0, a1*b1, ...). VJP: gradient through reshape and mul (the broadcast sum gives
     ga[i] = sum_k g[i, k] b[k]). JVP: likewise.
     """
-    sa, sb = _shape(a), _shape(b)
+    sa, sb = shape_of(a), shape_of(b)
     nd = max(len(sa), len(sb))
     sa = (1,) * (nd - len(sa)) + tuple(sa)
     sb = (1,) * (nd - len(sb)) + tuple(sb)
@@ -263,7 +261,7 @@ class cross:
         and ``axisc`` of the output, as np.cross); the other axes broadcast."""
         if axis is not None:
             axisa = axisb = axisc = axis
-        sa, sb = _shape(a), _shape(b)
+        sa, sb = shape_of(a), shape_of(b)
         if not sa or not sb:
             raise OpError(f"cross: operands must be at least 1-d, got shapes {sa} and {sb}")
         axisa = _cross_axis(axisa, len(sa), "the first operand", sa)

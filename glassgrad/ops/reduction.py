@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from ..backend import NDARRAY, RAW_TYPES, branch_on
+from ..backend import NDARRAY, branch_on, operand, shape_of
 from ..broadcast import expand_to
 from ..primitive import LINEAR, OpError, apply, op, primitive
 from ..tensor import Tensor
@@ -42,7 +42,7 @@ def log_sum_exp_shifted(s, axis):
 
 def _axes(name, x, axis):
     """Normalise ``axis`` (None, int or tuple) to a sorted tuple of non-negative ints."""
-    ndim = np.ndim(x._data if hasattr(x, "_data") else x)
+    ndim = len(shape_of(x))
     if axis is None:
         return tuple(range(ndim))
     if isinstance(axis, (int, np.integer)):
@@ -471,22 +471,17 @@ def _std_slope(out, x, axes, keepdims, shape, ddof):
 
 # --- public wrappers -----------------------------------------------------------------------
 
-def _operand(x):
-    """A Python number or list as an array (``gg.mean(0.5)``), as NumPy accepts them."""
-    return x if isinstance(x, Tensor) or type(x) in RAW_TYPES else np.asarray(x)
-
-
 def _reduce(prim, name, x, axis, keepdims):
-    x = _operand(x)
+    x = operand(x)
     axes = _axes(name, x, axis)
-    shape = np.shape(x._data if hasattr(x, "_data") else x)
+    shape = shape_of(x)
     return apply(prim, (x,), (axes, bool(keepdims), shape))
 
 
 def _spread(prim, name, x, axis, ddof, keepdims):
-    x = _operand(x)
+    x = operand(x)
     axes = _axes(name, x, axis)
-    shape = np.shape(x._data if hasattr(x, "_data") else x)
+    shape = shape_of(x)
     if _count(shape, axes) - ddof <= 0:
         warnings.warn(f"{name}: degrees of freedom <= 0 ({_count(shape, axes)} elements, "
                       f"ddof={ddof}); the result is NaN", RuntimeWarning, stacklevel=3)
@@ -496,7 +491,7 @@ def _spread(prim, name, x, axis, ddof, keepdims):
 def _check_nonempty(name, x, axis):
     """max/min over an empty axis has no value (NumPy raises too); a zero-length axis
     that is not reduced is fine: the result is empty along it."""
-    shape = np.shape(x._data if hasattr(x, "_data") else x)
+    shape = shape_of(x)
     if any(shape[a] == 0 for a in _axes(name, x, axis)):
         raise OpError(f"{name}: the reduced axes of an input of shape {shape} are empty, "
                       f"so it has no {name}imum")

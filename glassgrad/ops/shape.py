@@ -11,6 +11,7 @@ import operator
 
 import numpy as np
 
+from ..backend import shape_of
 from ..broadcast import sum_to
 from ..primitive import LINEAR, OpError, apply, op, primitive
 from .indexing import getitem
@@ -20,9 +21,6 @@ __all__ = [
     "flatten", "concatenate", "stack", "pad", "split",
 ]
 
-
-def _shape(x):
-    return np.shape(x._data if hasattr(x, "_data") else x)
 
 
 @primitive(params="newshape shape", jvp=LINEAR, numpy=np.reshape, method=True)
@@ -43,7 +41,7 @@ class reshape:
             shape = shape[0]
         if isinstance(shape, (int, np.integer)):
             shape = (int(shape),)
-        return apply(reshape, (x,), (tuple(shape), _shape(x)))
+        return apply(reshape, (x,), (tuple(shape), shape_of(x)))
 
     def forward(x, newshape, shape):
         return np.reshape(x, newshape)
@@ -101,7 +99,7 @@ class broadcast_to:
         """Stretch ``x`` to ``shape`` by NumPy's broadcasting rules (a read-only view)."""
         if isinstance(shape, (int, np.integer)):
             shape = (int(shape),)
-        return apply(broadcast_to, (x,), (tuple(shape), _shape(x)))
+        return apply(broadcast_to, (x,), (tuple(shape), shape_of(x)))
 
     def forward(x, newshape, shape):
         return np.broadcast_to(x, newshape)
@@ -125,7 +123,7 @@ class concatenate:
         xs = tuple(xs)
         if not xs:
             raise OpError("concatenate: need at least one input")
-        shapes = [_shape(x) for x in xs]
+        shapes = [shape_of(x) for x in xs]
         ndim = len(shapes[0])
         if ndim == 0:
             raise OpError("concatenate: zero-dimensional inputs cannot be concatenated")
@@ -159,7 +157,7 @@ class pad:
         """Pad with a constant border; ``pad_width`` as in ``np.pad``."""
         if mode != "constant":
             raise NotImplementedError(f"pad: only mode='constant' is supported, got {mode!r}")
-        shape = _shape(x)
+        shape = shape_of(x)
         widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (len(shape), 2))
         widths = tuple((int(a), int(b)) for a, b in widths)
         if any(a < 0 or b < 0 for a, b in widths):
@@ -182,11 +180,11 @@ class pad:
 @op(method=("flatten", "ravel"))
 def flatten(x):
     """A 1-D copy of ``x`` (row-major), as ``ndarray.flatten``."""
-    return apply(reshape, (x,), ((-1,), _shape(x)))
+    return apply(reshape, (x,), ((-1,), shape_of(x)))
 
 
 def _transpose(x, axes):
-    shape = _shape(x)
+    shape = shape_of(x)
     ndim = len(shape)
     if axes is None:
         axes = tuple(range(ndim))[::-1]
@@ -219,7 +217,7 @@ def _axes_list(op, axes, shape):
 @op(numpy=np.swapaxes, method=True)
 def swapaxes(x, axis1, axis2):
     """Exchange two axes (a transpose)."""
-    ndim = len(_shape(x))
+    ndim = len(shape_of(x))
     perm = list(range(ndim))
     try:
         perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
@@ -233,7 +231,7 @@ def swapaxes(x, axis1, axis2):
 @op(numpy=np.squeeze, method=True)
 def squeeze(x, axis=None):
     """Remove axes of length one (all of them, or those in ``axis``)."""
-    shape = _shape(x)
+    shape = shape_of(x)
     if axis is None:
         new = tuple(n for n in shape if n != 1)
     else:
@@ -249,7 +247,7 @@ def squeeze(x, axis=None):
 @op(numpy=np.expand_dims, method=True)
 def expand_dims(x, axis):
     """Insert axes of length one at ``axis`` (int or tuple), as ``np.expand_dims``."""
-    shape = _shape(x)
+    shape = shape_of(x)
     new = np.expand_dims(np.empty(shape, dtype=np.bool_), axis).shape
     return apply(reshape, (x,), (new, shape))
 
@@ -264,7 +262,7 @@ def stack(xs, axis=0):
     xs = tuple(xs)
     if not xs:
         raise OpError("stack: need at least one input")
-    shapes = {_shape(x) for x in xs}
+    shapes = {shape_of(x) for x in xs}
     if len(shapes) != 1:
         raise OpError(f"stack: all inputs must have the same shape, got {sorted(shapes)}")
     ndim = len(shapes.pop()) + 1
@@ -281,7 +279,7 @@ def split(x, indices_or_sections, axis=0):
     ``indices_or_sections`` is a number of equal pieces or a list of cut indices.
     Each piece is a slice of ``x``, so gradients flow back through indexing.
     """
-    shape = _shape(x)
+    shape = shape_of(x)
     axis = int(axis) % len(shape)
     n = shape[axis]
     if isinstance(indices_or_sections, (int, np.integer)):
