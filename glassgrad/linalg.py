@@ -1,5 +1,5 @@
 """``gg.linalg``: NumPy's ``np.linalg`` with gradients (norms, inv, det, slogdet, solve,
-cholesky, qr, svd). The cards live in :mod:`glassgrad.ops.decomp`; their registry names
+cholesky, qr, svd, svdvals). The cards live in :mod:`glassgrad.ops.decomp`; their registry names
 are ``linalg.<name>``."""
 
 from __future__ import annotations
