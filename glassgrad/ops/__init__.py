@@ -12,6 +12,7 @@ from . import (
     exp_log,
     indexing,
     linalg,
+    norms,  # noqa: F401  (gg.linalg, like decomp)
     products,
     reduction,
     scan,

@@ -1,4 +1,5 @@
-"""gg.linalg: norms, inverse, determinants, solve and the decompositions (cholesky, qr, svd).
+"""gg.linalg: inverse, determinants, solve and the decompositions (cholesky, qr, svd);
+the norms are in :mod:`glassgrad.ops.norms`.
 
 Every op works on the last two axes (the last one for vector norms) and is batched over
 the leading ones, as in ``np.linalg``. The rules are matrix calculus in differentials:
@@ -17,21 +18,15 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..backend import array_of, branch_on
-from ..primitive import OpError, apply, op, primitive
-from .reduction import _axes, _keep
-from .reduction import max as _amax
-from .reduction import min as _amin
-from .reduction import sum as _sum
-from .shape import transpose as _transpose
+from ..backend import array_of, branch_on, shape_of
+from ..primitive import OpError, apply, primitive
 
 __all__: list[str] = [
-    "norm", "vector_norm", "inv", "det", "slogdet", "solve", "cholesky", "qr", "svd",
-    "svdvals", "LinAlgError",
+    "inv", "det", "slogdet", "solve", "cholesky", "qr", "svd", "svdvals", "LinAlgError",
 ]
-"""``gg.linalg``: NumPy's ``np.linalg`` with gradients (norm, vector_norm, inv, det,
-slogdet, solve, cholesky, qr, svd, svdvals) and its LinAlgError. The cards live here;
-their registry names are ``linalg.<name>``, exported by :mod:`glassgrad.linalg`."""
+"""Part of ``gg.linalg`` (with :mod:`glassgrad.ops.norms`): NumPy's ``np.linalg`` with
+gradients, and its LinAlgError. The registry names are ``linalg.<name>``, exported by
+:mod:`glassgrad.linalg`."""
 
 
 class LinAlgError(OpError, np.linalg.LinAlgError):
@@ -77,13 +72,9 @@ def _tri(ref, n, k):
     return np.tri(n, k=k, dtype=raw.dtype, like=raw)
 
 
-def _shape(x) -> tuple:
-    return np.shape(array_of(x))
-
-
 def _square(name: str, x) -> tuple:
     """The shape of ``x``, which must be a (stack of) square matrices."""
-    s = _shape(x)
+    s = shape_of(x)
     if len(s) < 2 or s[-1] != s[-2]:
         raise OpError(f"gg.linalg.{name}: expected a square matrix or a stack of them, "
                       f"shape (..., n, n); got shape {s}")
@@ -91,7 +82,7 @@ def _square(name: str, x) -> tuple:
 
 
 def _matrix(name: str, x) -> tuple:
-    s = _shape(x)
+    s = shape_of(x)
     if len(s) < 2:
         raise OpError(f"gg.linalg.{name}: expected a matrix or a stack of them, shape "
                       f"(..., m, n); got shape {s}")
@@ -117,7 +108,7 @@ def _inverse(x, name: str):
         return np.linalg.inv(x)
     except np.linalg.LinAlgError as err:
         raise LinAlgError(f"gg.linalg.{name}: the gradient needs the inverse of a singular "
-                          f"matrix (shape {_shape(x)}), and there is none ({err})") from None
+                          f"matrix (shape {shape_of(x)}), and there is none ({err})") from None
 
 
 def _solve_rhs(a, rhs, vec: bool):
@@ -131,150 +122,6 @@ def _solve_rhs(a, rhs, vec: bool):
 def _right_solve(b, r, transposed=False):
     """``b @ r^{-1}`` (x r = b: x = (r^{-T} b^T)^T), or ``b @ r^{-T}`` if ``transposed``."""
     return _mT(np.linalg.solve(r if transposed else _mT(r), _mT(b)))
-
-
-# --------------------------------------------------------------------------- norms
-def _norm_slope(x, out, p, axes, keepdims, shape):
-    """d out / dx for ``out = vector_norm(x, p)`` (shape of x): the cotangent is ``g`` times
-    this, and the tangent the sum of ``tx`` times it. 0 where the norm is 0 (a
-    subgradient of the 2-norm at 0, as PyTorch): finite everywhere, never NaN."""
-    o = _keep(out, axes, keepdims, shape)
-    if p == 1:
-        return np.sign(x)
-    if p == 0:  # the count of nonzeros is piecewise constant
-        return x * 0
-    if p in (np.inf, -np.inf):  # d max|x| / dx: sign at the extreme(s), ties split evenly
-        hit = np.abs(x) == o
-        return np.sign(x) * hit / np.sum(hit, axis=axes, keepdims=True)
-    zero = o == 0
-    safe = np.where(zero, 1.0, o)  # no 0/0, also in a create_graph backward
-    if p == 2:
-        return np.where(zero, 0.0, x / safe)
-    a = np.abs(x)
-    num = np.sign(x) * a ** (p - 1)
-    if p < 1:  # |x|^(p-1) is inf at x = 0, where the slope is taken as 0 (PyTorch)
-        num = np.where(x == 0, 0.0, num)
-    return np.where(zero, 0.0, num / safe ** (p - 1))
-
-
-def _check_ord(name: str, ord):
-    if ord is None:
-        return 2
-    if isinstance(ord, (bool, str)) or not isinstance(ord, (int, float, np.integer,
-                                                            np.floating)):
-        raise OpError(f"gg.linalg.{name}: ord must be a number (2, 1, inf, -inf, 0 or any "
-                      f"p), got {ord!r}" + ("; matrix norms are gg.linalg.norm(x, ord, "
-                                            "axis=(r, c))" if isinstance(ord, str) else ""))
-    return float(ord)
-
-
-@primitive(save="x out", quiet=True, params="p axes keepdims shape",
-           numpy=np.linalg.vector_norm, name="linalg.vector_norm")
-class vector_norm:
-    """out = (sum_i |x_i|^p)^(1/p) over axes;  d out/dx_i = sign(x_i) |x_i|^(p-1) / out^(p-1).
-
-    The chain rule through the sum and the 1/p power gives the slope above: for p = 2
-    it is x_i / out, for p = 1 sign(x_i); p = inf (max |x|) and -inf (min |x|) send it
-    to the extreme entries, ties sharing it evenly; p = 0 (the count of nonzeros) is
-    piecewise constant, slope 0. Where out = 0 the slope is taken as 0 (PyTorch's
-    subgradient of the 2-norm at the origin): finite, never NaN.
-    VJP: gx = g * slope (g broadcast back over the reduced axes).
-    JVP: t_out = sum(tx * slope, axes).
-    torch.linalg.vector_norm semantics: axis=None reduces over all entries, any ndim.
-    """
-
-    def call(x, ord=2, axis=None, keepdims=False):
-        """The ``ord``-norm of ``x`` over ``axis`` (None: all axes; int or tuple)."""
-        p = _check_ord("vector_norm", ord)
-        axes = _axes("gg.linalg.vector_norm", x, axis)
-        return apply(vector_norm, (x,), (p, axes, bool(keepdims), _shape(x)))
-
-    def forward(x, p, axes, keepdims, shape):
-        if x.dtype.kind not in "fc":
-            x = x.astype(np.float64)
-        if p == 2:
-            return np.sqrt(np.add.reduce(x * x, axis=axes, keepdims=keepdims))
-        a = np.abs(x)
-        if p == 1:
-            return np.add.reduce(a, axis=axes, keepdims=keepdims)
-        if p == np.inf:
-            return np.max(a, axis=axes, keepdims=keepdims)
-        if p == -np.inf:
-            return np.min(a, axis=axes, keepdims=keepdims)
-        if p == 0:
-            return np.add.reduce((x != 0).astype(x.dtype), axis=axes, keepdims=keepdims)
-        with np.errstate(divide="ignore"):  # a zero entry with p < 0: the norm is 0
-            return np.add.reduce(a ** p, axis=axes, keepdims=keepdims) ** (1.0 / p)
-
-    def vjp_x(g, out, x, p, axes, keepdims, shape):
-        return _keep(g, axes, keepdims, shape) * _norm_slope(x, out, p, axes, keepdims, shape)
-
-    def jvp_x(tx, out, x, p, axes, keepdims, shape):
-        slope = _norm_slope(x, out, p, axes, keepdims, shape)
-        return np.sum(tx * slope, axis=axes, keepdims=keepdims)
-
-
-@op(numpy=np.linalg.norm, name="linalg.norm")
-def norm(x, ord=None, axis=None, keepdims=False):
-    """Vector or matrix norm, as ``np.linalg.norm`` (composed of differentiable ops).
-
-    ``axis=None``: with ``ord=None`` the 2-norm of all entries (any ndim); with an
-    ``ord``, a vector norm of a 1-d input or a matrix norm of a 2-d one. An int axis
-    takes vector norms along it (``ord``: 2, 1, inf, -inf, 0, any p); a pair of axes
-    takes matrix norms: 'fro' (default), 'nuc' (sum of singular values), 1 / -1 (max /
-    min column sum of |x|), inf / -inf (max / min row sum), 2 / -2 (largest / smallest
-    singular value). The gradient is finite at x = 0 (0 there, as PyTorch).
-    """
-    nd = len(_shape(x))
-    if axis is None:
-        if ord is None:
-            return vector_norm(x, 2, None, keepdims)
-        if nd == 1:
-            axis = (0,)
-        elif nd == 2:
-            axis = (0, 1)
-        else:
-            raise OpError(f"gg.linalg.norm: ord={ord!r} with axis=None needs a 1-d or 2-d "
-                          f"input, got {nd}-d; pass axis= (an int for vector norms, a pair "
-                          "for matrix norms)")
-    if isinstance(axis, (int, np.integer)):
-        axis = (int(axis),)
-    axis = tuple(axis)
-    if len(axis) == 1:
-        if isinstance(ord, str):
-            raise OpError(f"gg.linalg.norm: invalid norm order {ord!r} for vectors")
-        return vector_norm(x, ord, axis, keepdims)
-    if len(axis) == 2:
-        return _matrix_norm(x, ord, axis, keepdims)
-    raise OpError(f"gg.linalg.norm: axis must be None, an int or a pair, got {axis}")
-
-
-def _matrix_norm(x, ord, axis, keepdims):
-    nd = len(_shape(x))
-    r, c = _axes("gg.linalg.norm", x, axis[0])[0], _axes("gg.linalg.norm", x, axis[1])[0]
-    if r == c:
-        raise OpError(f"gg.linalg.norm: duplicate axes {axis}")
-    if ord is None or ord == "fro":
-        return vector_norm(x, 2, (r, c), keepdims)
-    if ord in (1, -1, np.inf, -np.inf):
-        # 1: the largest column sum of |x| (sum over rows r, then extreme over columns c);
-        # inf: the largest row sum (sum over c, extreme over r).
-        summed, over = (r, c) if ord in (1, -1) else (c, r)
-        sums = vector_norm(x, 1, summed, True)
-        out = (_amax if ord > 0 else _amin)(sums, over, True)
-    elif ord in (2, -2, "nuc"):
-        perm = tuple(a for a in range(nd) if a not in (r, c)) + (r, c)
-        s = svdvals(_transpose(x, perm))
-        out = _sum(s, -1) if ord == "nuc" else (_amax if ord == 2 else _amin)(s, -1)
-        shape = list(_shape(x))
-        shape[r] = shape[c] = 1
-        out = out.reshape(tuple(shape))  # the reduced axes back in place, size 1
-    else:
-        raise OpError(f"gg.linalg.norm: invalid norm order {ord!r} for matrices (use "
-                      "None/'fro', 'nuc', 1, -1, 2, -2, inf or -inf)")
-    if keepdims:
-        return out
-    return out.reshape(tuple(n for i, n in enumerate(_shape(x)) if i not in (r, c)))
 
 
 # --------------------------------------------------------------------------- inverse, det
@@ -406,7 +253,7 @@ class solve:
 
     def call(a, b):
         """The solution x of ``a @ x = b``, as ``np.linalg.solve``."""
-        sa, sb = _square("solve", a), _shape(b)
+        sa, sb = _square("solve", a), shape_of(b)
         vec = len(sb) == 1
         if not sb or sb[-1 if vec else -2] != sa[-1]:
             want = f"({sa[-1]},) or (..., {sa[-1]}, K)"
@@ -441,7 +288,7 @@ class solve:
 def _phi(m):
     """The lower triangle of m with its diagonal halved (so phi(S) + phi(S)^T = S for a
     symmetric S)."""
-    n = _shape(m)[-1]
+    n = shape_of(m)[-1]
     return m * (_tri(m, n, 0) - 0.5 * _eye(m, n))
 
 
@@ -487,7 +334,7 @@ class cholesky:
 # --------------------------------------------------------------------------- qr
 def _qr_vjp_tall(q, r, gq, gr):
     """The QR VJP for m >= n (q: m x n, r: n x n); see ``qr``."""
-    n = _shape(r)[-1]
+    n = shape_of(r)[-1]
     nn = gr @ _mT(r) - _mT(q) @ gq
     upper = nn * (1.0 - _tri(r, n, -1))  # triu(N)
     strict = nn * (1.0 - _tri(r, n, 0))  # triu(N, 1)
@@ -496,7 +343,7 @@ def _qr_vjp_tall(q, r, gq, gr):
 
 def _qr_jvp_tall(q, r, ta):
     """The QR JVP for m >= n: (dQ, dR); see ``qr``."""
-    n = _shape(r)[-1]
+    n = shape_of(r)[-1]
     ta_rinv = _right_solve(ta, r)  # dA R^{-1}
     c = _mT(q) @ ta_rinv
     low = c * _tri(r, n, -1)
@@ -543,7 +390,7 @@ class qr:
     def vjp_x(g, out, x, mode):
         _qr_differentiable(mode, out)
         (q, r), (gq, gr) = out, g
-        m, n = _shape(q)[-2], _shape(r)[-1]
+        m, n = shape_of(q)[-2], shape_of(r)[-1]
         if m >= n:
             return _qr_vjp_tall(q, r, gq, gr)
         u, v, gu, gv = r[..., :, :m], r[..., :, m:], gr[..., :, :m], gr[..., :, m:]
@@ -553,7 +400,7 @@ class qr:
     def jvp_x(tx, out, x, mode):
         _qr_differentiable(mode, out)
         q, r = out
-        m, n = _shape(q)[-2], _shape(r)[-1]
+        m, n = shape_of(q)[-2], shape_of(r)[-1]
         if m >= n:
             return _qr_jvp_tall(q, r, tx)
         dq, du = _qr_jvp_tall(q, r[..., :, :m], tx[..., :, :m])
@@ -563,7 +410,7 @@ class qr:
 
 def _qr_differentiable(mode, out):
     if mode == "complete":
-        raise OpError(f"gg.linalg.qr: mode='complete' of a tall matrix (Q {_shape(out[0])})"
+        raise OpError(f"gg.linalg.qr: mode='complete' of a tall matrix (Q {shape_of(out[0])})"
                       " has no gradient (the extra columns of Q are not unique); use "
                       "mode='reduced'")
 
@@ -571,7 +418,7 @@ def _qr_differentiable(mode, out):
 # --------------------------------------------------------------------------- svd
 def _gap_inverse(s):
     """F_ij = 1 / (s_j^2 - s_i^2) off the diagonal, 0 on it (finite there, no 0/0)."""
-    k = _shape(s)[-1]
+    k = shape_of(s)[-1]
     s2 = s * s
     eye = _eye(s, k)
     return (1.0 - eye) / (_row(s2) - _col(s2) + eye)
@@ -614,7 +461,7 @@ class svd:
     def vjp_x(g, out, x, full_matrices):
         _svd_differentiable(full_matrices, out)
         (u, s, vh), (gu, gs, gvh) = out, g
-        m, k, n = _shape(u)[-2], _shape(s)[-1], _shape(vh)[-1]
+        m, k, n = shape_of(u)[-2], shape_of(s)[-1], shape_of(vh)[-1]
         f = _gap_inverse(s)
         j = f * (_mT(u) @ gu)
         kk = f * (vh @ _mT(gvh))
@@ -629,7 +476,7 @@ class svd:
     def jvp_x(tx, out, x, full_matrices):
         _svd_differentiable(full_matrices, out)
         u, s, vh = out
-        m, k, n = _shape(u)[-2], _shape(s)[-1], _shape(vh)[-1]
+        m, k, n = shape_of(u)[-2], shape_of(s)[-1], shape_of(vh)[-1]
         v = _mT(vh)
         f = _gap_inverse(s)
         tx_v = tx @ v
@@ -647,7 +494,7 @@ class svd:
 def _svd_differentiable(full_matrices, out):
     if full_matrices:
         raise OpError(f"gg.linalg.svd: the full SVD of a non-square matrix (U "
-                      f"{_shape(out[0])}, Vh {_shape(out[2])}) has no gradient (the extra "
+                      f"{shape_of(out[0])}, Vh {shape_of(out[2])}) has no gradient (the extra "
                       "singular vectors are not unique); use svd(x, full_matrices=False)")
 
 
