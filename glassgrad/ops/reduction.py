@@ -340,10 +340,10 @@ def _sum_squares(x, axes, count):
         ss = np.add.reduce(y, axis=axes, keepdims=True)
     info = np.finfo(x.dtype)
     good = (ss >= count * (info.tiny / info.eps)) & (ss <= info.max)  # False for NaN
-    if good.all():
+    if branch_on(good.all()):
         return ss, np.ones((), x.dtype)
     exact_zero = (ss == 0) & np.all(x == first, axis=axes, keepdims=True)
-    if (good | exact_zero).all():
+    if branch_on((good | exact_zero).all()):
         return ss, np.ones((), x.dtype)
     d, scale = _deviations(x, axes, True)
     return np.add.reduce(d * d, axis=axes, keepdims=True), scale
@@ -361,7 +361,8 @@ def _slope_deviations(x, spread, axes, count, dof):
     to at most N times that."""
     s = spread._data if isinstance(spread, Tensor) else spread
     # (rules run with NumPy's warnings silenced: an overflow here only means "not safe")
-    safe = (s * (math.sqrt(dof if dof > 1 else 1) * 2 * count) < np.finfo(s.dtype).max).all()
+    safe = branch_on(
+        (s * (math.sqrt(dof if dof > 1 else 1) * 2 * count) < np.finfo(s.dtype).max).all())
     return (*_deviations(x, axes, not safe), not safe)
 
 
