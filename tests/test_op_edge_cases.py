@@ -318,3 +318,17 @@ def test_forward_still_warns_about_the_users_values():
                       (lambda x: x / 0.0, 1.0), (lambda x: x**-1, 0.0)]:
             with pytest.raises(RuntimeWarning):
                 fn(gg.tensor(v, requires_grad=True))
+
+
+def test_where_with_only_a_condition_returns_the_indices_as_numpy():
+    cond = np.array([[True, False, True], [False, False, True]])
+    for c in (cond, gg.tensor(cond), gg.tensor(cond.astype(np.float64))):
+        got = gg.where(c)
+        want = np.nonzero(np.asarray(cond))
+        assert isinstance(got, tuple) and len(got) == len(want)
+        for g, w in zip(got, want):
+            assert isinstance(g, gg.Tensor) and not g.requires_grad
+            np.testing.assert_array_equal(g.numpy(), w)
+    assert [t.numpy().tolist() for t in np.where(gg.tensor(cond))] == [[0, 0, 1], [0, 2, 2]]
+    with pytest.raises(TypeError, match="both x and y"):
+        gg.where(cond, gg.tensor(1.0))
