@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from _fn_helpers import gg_const, of_inputs, torch_const
 
 import glassgrad as gg
 
@@ -58,18 +59,8 @@ def compare_jvp(gg_fn, torch_fn, arrays, tangent_idx=(0,), seed=1, rtol=1e-10, a
     rng = np.random.default_rng(seed)
     tangents = [rng.standard_normal(np.shape(arrays[i])) for i in tangent_idx]
 
-    def gg_part(*moving):
-        args = [gg.tensor(a) for a in arrays]
-        for i, m in zip(tangent_idx, moving):
-            args[i] = m
-        return gg_fn(*args)
-
-    def torch_part(*moving):
-        args = [torch.tensor(a) for a in arrays]
-        for i, m in zip(tangent_idx, moving):
-            args[i] = m
-        return torch_fn(*args)
-
+    gg_part = of_inputs(gg_fn, arrays, tangent_idx, gg_const)
+    torch_part = of_inputs(torch_fn, arrays, tangent_idx, torch_const)
     primals = [arrays[i] for i in tangent_idx]
     _, t_gg = gg.func.jvp(gg_part, tuple(gg.tensor(p) for p in primals),
                           tuple(gg.tensor(t) for t in tangents))

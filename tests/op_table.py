@@ -83,6 +83,10 @@ class OpRow:
     make:     custom input builder ``rng -> list of float64 arrays`` (overrides shapes).
     diff:     which inputs require grad (default: all).
     gradcheck / second_order: run central-difference checks of order 1 / 2.
+    composite: optional glassgrad callable (same arguments as gg_fn) computing the same
+              function from other, simpler glassgrad ops (softmax as
+              ``exp(z - logsumexp(z))``, conv2d as a sum of shifted einsums): the fused
+              op's value and VJP must equal the composite's to rounding (float64).
     """
 
     op: str
@@ -95,6 +99,7 @@ class OpRow:
     diff: tuple[bool, ...] | None = None
     gradcheck: bool = True
     second_order: bool = True
+    composite: Callable[..., Any] | None = None
 
     @property
     def id(self) -> str:
@@ -196,6 +201,47 @@ def t_split(x: torch.Tensor, indices_or_sections, axis: int = 0) -> list[torch.T
     return list(torch.split(x, sizes, dim=axis))
 
 
+# --------------------------------------------------------------------------- composites
+# The same function from simpler glassgrad ops: a row's ``composite`` (see OpRow).
+def _axes(x, axis) -> tuple[int, ...]:
+    nd = len(x.shape)
+    if axis is None:
+        return tuple(range(nd))
+    return tuple(a % nd for a in ((axis,) if isinstance(axis, int) else axis))
+
+
+def c_reduce(name: str, axis, keepdims: bool, ddof: int = 0) -> Callable[[Any], Any] | None:
+    """The reduction ``name`` written with ``sum`` (and exp/log/sqrt/max); None where
+    there is no natural composite (sum itself, max, min, prod)."""
+
+    def count(x):
+        return int(np.prod([x.shape[a] for a in _axes(x, axis)], dtype=np.int64))
+
+    def mean(x):
+        return gg.sum(x, axis=axis, keepdims=keepdims) / count(x)
+
+    def var(x):
+        d = x - gg.sum(x, axis=axis, keepdims=True) / count(x)
+        return gg.sum(d * d, axis=axis, keepdims=keepdims) / (count(x) - ddof)
+
+    def std(x):
+        return gg.sqrt(var(x))
+
+    def logsumexp(x):
+        # shifted by the (constant) max, so large inputs do not overflow the exp
+        m = gg.max(x, axis=axis, keepdims=True).detach()
+        s = gg.log(gg.sum(gg.exp(x - m), axis=axis, keepdims=keepdims))
+        return s + (m if keepdims else gg.reshape(m, s.shape))
+
+    return {"mean": mean, "var": var, "std": std, "logsumexp": logsumexp}.get(name)
+
+
+C_UNARY: dict[str, Callable[[Any], Any]] = {
+    "sigmoid": lambda x: 1.0 / (1.0 + gg.exp(-x)),
+    "tanh": lambda x: (1.0 - gg.exp(-2.0 * x)) / (1.0 + gg.exp(-2.0 * x)),
+}
+
+
 # =========================================================================== the table
 # ---- operators, with broadcasting shape pairs -------------------------------------
 BROADCAST_PAIRS: list[tuple[str, Shape, Shape]] = [
@@ -286,10 +332,11 @@ UNARY: list[tuple[str, Callable, Domain]] = [
     ("sign", torch.sign, NONZERO),
 ]
 for _name, _t, _d in UNARY:
-    row(_name, "(3,4)", _gg(_name), _t, [(3, 4)], _d)
-    row(_name, "scalar-shaped", _gg(_name), _t, [()], _d)
+    row(_name, "(3,4)", _gg(_name), _t, [(3, 4)], _d, composite=C_UNARY.get(_name))
+    row(_name, "scalar-shaped", _gg(_name), _t, [()], _d, composite=C_UNARY.get(_name))
 row("abs", "builtin-abs", lambda x: abs(x), torch.abs, [(2, 3)], NONZERO)
-row("sigmoid", "wide-range", _gg("sigmoid"), torch.sigmoid, [(4, 5)], Domain(-40.0, 40.0))
+row("sigmoid", "wide-range", _gg("sigmoid"), torch.sigmoid, [(4, 5)], Domain(-40.0, 40.0),
+    composite=C_UNARY["sigmoid"])
 row("exp", "(2,3,4)", _gg("exp"), torch.exp, [(2, 3, 4)])
 
 row("maximum", "python-scalar", lambda x: gg.maximum(x, 0.3),
@@ -312,6 +359,10 @@ row("minimum", "ties", _gg("minimum"), torch.minimum, make=_int_valued((3, 4), (
 row("maximum", "ties-broadcast", _gg("maximum"), torch.maximum, make=_int_valued((3, 1), (3, 4)),
     gradcheck=False, second_order=False)
 
+def _C_CLIP(x):
+    return gg.minimum(gg.maximum(x, -0.5), 0.8)
+
+
 for _variant, _g, _t, _d in [
     ("fn(-0.5,0.8)", lambda x: gg.clip(x, -0.5, 0.8), lambda x: torch.clamp(x, -0.5, 0.8),
      Domain(avoid=(-0.5, 0.8))),
@@ -322,7 +373,7 @@ for _variant, _g, _t, _d in [
     ("upper-only", lambda x: gg.clip(x, None, 0.3), lambda x: torch.clamp(x, max=0.3),
      Domain(avoid=(0.3,))),
 ]:
-    row("clip", _variant, _g, _t, [(3, 4)], _d)
+    row("clip", _variant, _g, _t, [(3, 4)], _d, composite=_C_CLIP if "0.8" in _variant else None)
 
 # Array bounds (NumPy allows them, broadcasting; torch.clamp takes tensor bounds too).
 _LO4 = np.array([-0.5, -0.4, -0.6, -0.3])
@@ -374,28 +425,33 @@ for _name in REDUCTIONS:
     for _axis, _keep in REDUCTION_CONFIGS:
         row(_name, _red_variant(_axis, _keep),
             lambda x, f=_fn, a=_axis, k=_keep: f(x, axis=a, keepdims=k),
-            t_reduce(_name, _axis, _keep), [(2, 3, 4)], _RED_DOMAIN.get(_name, REAL))
+            t_reduce(_name, _axis, _keep), [(2, 3, 4)], _RED_DOMAIN.get(_name, REAL),
+            composite=c_reduce(_name, _axis, _keep))
 for _name in ("var", "std"):
     _fn = _gg(_name)
     for _axis, _keep in [(None, False), (1, True), ((0, 2), False)]:
         row(_name, _red_variant(_axis, _keep, ddof=1),
             lambda x, f=_fn, a=_axis, k=_keep: f(x, axis=a, keepdims=k, ddof=1),
-            t_reduce(_name, _axis, _keep, ddof=1), [(2, 3, 4)])
+            t_reduce(_name, _axis, _keep, ddof=1), [(2, 3, 4)],
+            composite=c_reduce(_name, _axis, _keep, ddof=1))
 
 # Tensor-method forms (NumPy: these are ndarray methods), defaults and positional axis
 for _name in ("sum", "mean", "max", "min", "var", "std", "prod"):
     _d = _RED_DOMAIN.get(_name, REAL)
     row(_name, "method()", lambda x, n=_name: getattr(x, n)(), t_reduce(_name, None, False),
-        [(3, 4)], _d)
+        [(3, 4)], _d, composite=c_reduce(_name, None, False))
     row(_name, "method(axis=0,keepdims)",
         lambda x, n=_name: getattr(x, n)(axis=0, keepdims=True),
-        t_reduce(_name, 0, True), [(3, 4)], _d)
+        t_reduce(_name, 0, True), [(3, 4)], _d, composite=c_reduce(_name, 0, True))
 row("sum", "method(1)", lambda x: x.sum(1), t_reduce("sum", 1, False), [(3, 4)])
-row("var", "method(ddof=1)", lambda x: x.var(ddof=1), t_reduce("var", None, False, 1), [(3, 4)])
+row("var", "method(ddof=1)", lambda x: x.var(ddof=1), t_reduce("var", None, False, 1), [(3, 4)],
+    composite=c_reduce("var", None, False, 1))
 row("logsumexp", "large-values", lambda x: gg.logsumexp(x, axis=1),
-    t_reduce("logsumexp", 1, False), [(3, 4)], Domain(998.0, 1002.0))
+    t_reduce("logsumexp", 1, False), [(3, 4)], Domain(998.0, 1002.0),
+    composite=c_reduce("logsumexp", 1, False))
 row("logsumexp", "very-negative", lambda x: gg.logsumexp(x, axis=-1),
-    t_reduce("logsumexp", -1, False), [(3, 4)], Domain(-1002.0, -998.0))
+    t_reduce("logsumexp", -1, False), [(3, 4)], Domain(-1002.0, -998.0),
+    composite=c_reduce("logsumexp", -1, False))
 
 
 def _with_zeros(n_zeros: int):
@@ -426,7 +482,7 @@ def _constant_row(rng):
 row("std", "zero-variance-row", lambda x: gg.std(x, axis=1), t_reduce("std", 1, False),
     make=_constant_row, second_order=False)
 row("var", "zero-variance-row", lambda x: gg.var(x, axis=1), t_reduce("var", 1, False),
-    make=_constant_row)
+    make=_constant_row, composite=c_reduce("var", 1, False))
 
 
 def _ties(rng):
@@ -677,14 +733,15 @@ def names(*ops: str) -> None:
 
 # Families added under the one-card-one-row rule keep their rows in their own module
 # (``rows_<family>.py``, written with ``row`` and ``names`` above): still one table, ROWS.
-import rows_elementwise  # noqa: E402,F401
 import rows_arrange  # noqa: E402,F401
-import rows_products  # noqa: E402,F401
+import rows_elementwise  # noqa: E402,F401
 import rows_linalg  # noqa: E402,F401
 import rows_nn  # noqa: E402,F401
+import rows_products  # noqa: E402,F401
 
+NOT_METHODS = {"sort"}  # ndarray.sort is in place (None), torch's returns a pair: no method
 TENSOR_METHODS: tuple[str, ...] = tuple(
-    n for n in OP_NAMES if "." not in n and hasattr(np.ndarray, n))
+    n for n in OP_NAMES if "." not in n and hasattr(np.ndarray, n) and n not in NOT_METHODS)
 OPERATOR_OPS: tuple[str, ...] = ("add", "sub", "mul", "truediv", "pow", "neg", "getitem")
 
 _ids = [r.id for r in ROWS]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _fn_helpers import gg_const, of_inputs, positions, torch_const
 from op_table import ROWS, OpRow
 
 import glassgrad as gg
@@ -16,20 +17,10 @@ RTOL, ATOL = 1e-7, 1e-10
 
 def _split(row: OpRow, arrays):
     """(glassgrad fn of the differentiable inputs, torch fn of them, those inputs)."""
-    mask = row.diff_mask(len(arrays))
-    diff = [a for a, d in zip(arrays, mask) if d]
-
-    def fill(make, xs):
-        it = iter(xs)
-        return [next(it) if d else make(a) for a, d in zip(arrays, mask)]
-
-    def gg_fn(*xs):
-        return row.gg_fn(*fill(lambda a: gg.tensor(a.copy()), xs))
-
-    def torch_fn(*xs):
-        return row.torch_fn(*fill(lambda a: torch.tensor(a), xs))
-
-    return gg_fn, torch_fn, diff
+    moving = positions(row.diff_mask(len(arrays)))
+    return (of_inputs(row.gg_fn, arrays, moving, gg_const),
+            of_inputs(row.torch_fn, arrays, moving, torch_const),
+            [arrays[i] for i in moving])
 
 
 def _rows():
