@@ -244,8 +244,9 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
                     gxs.append(rule(g, out, *ins, *params))
                 else:
                     gxs.append(rule(g, out, *ins))
-        if not retain_graph:
-            n.release()  # the one place saved values are freed
+        if not retain_graph and (n.ins is not None or n.out is not None
+                                 or prim.on_release is not None):
+            n.release()  # the one place saved values are freed (nodes that saved any)
         if check:
             anomaly.check_backward(n, gxs)
         if observer is not None:
