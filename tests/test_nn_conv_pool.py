@@ -19,6 +19,7 @@ from nn_torch_compare import check_grads, compare, compare_jvp, copy_module_para
 
 import glassgrad as gg
 import glassgrad.nn.functional as F
+from glassgrad.nn import _conv_ops
 from glassgrad.nn._conv_ops import col2im, im2col
 
 # (N, C_in, H, W, C_out, kernel, stride, padding)
@@ -456,12 +457,19 @@ def test_conv2d_groups_and_dilation_errors():
         F.conv2d(gg.zeros(1, 1, 4, 4), gg.zeros(1, 1, 3, 3), dilation=0)
 
 
-def test_im2col_col2im_with_dilation_are_adjoint_and_match_loops():
-    """col2im (written without accumulation) against the obvious loop, and adjointness."""
+@pytest.mark.parametrize("chunk", [None, 64], ids=["whole", "chunked"])
+def test_im2col_col2im_with_dilation_are_adjoint_and_match_loops(chunk, monkeypatch):
+    """col2im (written without accumulation: overlap-adds, stride phases, disjoint blocks,
+    a few images at a time for big batches) against the obvious loop, and adjointness."""
+    if chunk is not None:
+        monkeypatch.setattr(_conv_ops, "_CHUNK_BYTES", chunk)
     rng = np.random.default_rng(8)
     for shape, k, s, p, d in [((2, 3, 9, 8), (3, 2), (2, 1), (1, 1), (2, 3)),
                               ((1, 2, 7, 7), 2, 3, 1, 1), ((1, 1, 6, 9), 3, 1, 0, (1, 2)),
-                              ((2, 2, 8, 8), 1, 2, 0, 1), ((1, 2, 10, 10), 3, 2, 2, 2)]:
+                              ((2, 2, 8, 8), 1, 2, 0, 1), ((1, 2, 10, 10), 3, 2, 2, 2),
+                              ((3, 2, 11, 12), (4, 3), (3, 2), (1, 1), (2, 3)),
+                              ((3, 2, 9, 9), (5, 4), (4, 3), (2, 1), (3, 2)),
+                              ((3, 1, 8, 9), 2, (2, 3), 0, 1)]:
         cols = im2col(rng.standard_normal(shape), k, s, p, d)
         c = rng.standard_normal(cols.shape)
         back = col2im(c, shape, k, s, p, d)

@@ -12,90 +12,32 @@ import math
 import numpy as np
 
 from .. import ops
+from ..ops.exp_log import erf
 from ..ops.reduction import log_sum_exp_shifted, max_shift
-from ..primitive import SAME, OpError, apply, primitive
-from ._stash import is_array, shape_of
+from ..primitive import OpError, apply, primitive
+from ._stash import shape_of
 
 __all__ = [
     "erf", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax",
     "softplus", "elu",
 ]
 
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-
 
 # --- erf ------------------------------------------------------------------------------------
-
-def _erf_array(x: np.ndarray) -> np.ndarray:
-    """erf in float64, accurate to about 1e-15 relative everywhere (NumPy has none).
-
-    * |x| < 2: erf(x) = 2/sqrt(pi) exp(-x^2) sum_n 2^n x^(2n+1) / (1*3*...*(2n+1)).
-      Every term is positive (unlike the Maclaurin series, whose alternating terms
-      cancel), so the sum is accurate; about 45 terms reach 1e-17 at |x| = 2.
-    * |x| >= 2: erf(x) = 1 - erfc(x) with the continued fraction
-      erfc(x) = exp(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + ...))))),
-      evaluated bottom-up from 40 levels (ample for x >= 2; erfc(2) = 0.0047, so any
-      error in it is damped 200-fold in erf).
-    erf is odd: computed on |x|, the sign restored at the end.
-    """
-    x64 = np.asarray(x, dtype=np.float64)
-    a = np.abs(x64)
-    out = np.empty_like(a)
-    small = a < 2.0
-    if small.any():
-        s = a[small]
-        term, total, a2 = s.copy(), s.copy(), 2.0 * s * s
-        n = 0
-        while True:
-            term = term * a2 / (2 * n + 3)
-            total += term
-            n += 1
-            if not np.any(term > 1e-17 * total):
-                break
-        out[small] = _TWO_OVER_SQRT_PI * np.exp(-s * s) * total
-    large = ~small
-    if large.any():
-        s = a[large]
-        with np.errstate(invalid="ignore", over="ignore"):  # inf and NaN inputs
-            f = s.copy()
-            for k in range(40, 0, -1):
-                f = s + (0.5 * k) / f
-            out[large] = 1.0 - np.exp(-s * s) / (math.sqrt(math.pi) * f)
-    return np.copysign(out, x64).astype(np.result_type(x, np.float32), copy=False)
-
-
-@primitive(save="x", quiet=True, jvp=SAME, name="erf", public=False)
-class erf_:
-    """out = erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt;  d out/dx = 2/sqrt(pi) e^(-x^2).
-
-    VJP: gx = g * 2/sqrt(pi) * exp(-x**2).     JVP: t_out = tx * 2/sqrt(pi) * exp(-x**2).
-    """
-
-    forward = _erf_array
-
-    def vjp_x(g, out, x):
-        return g * (_TWO_OVER_SQRT_PI * np.exp(-(x * x)))
-
-def erf(x):
-    """The error function, elementwise (float64 accuracy about 1e-15 relative).
-
-    >>> erf(gg.tensor([0.0, 0.5, 10.0]))
-    tensor([0.       , 0.5204999, 1.       ])
-    """
-    return apply(erf_, (x,))
+# erf is the public op gg.erf (its card: glassgrad/ops/exp_log.py), imported above: gelu
+# uses it, and ``from glassgrad.nn._activation_ops import erf`` keeps working.
 
 
 # --- softplus ---------------------------------------------------------------------------------
 
 def _sigmoid(v):
-    """Stable logistic function on arrays (never exp of a large number), op on Tensors."""
-    if is_array(v):
-        return np.exp(-np.logaddexp(0, -v))
-    return ops.sigmoid(v)
+    """Stable logistic function, exp(-log(1 + exp(-v))): never exp of a large number.
+    Plain NumPy, so on Tensors (higher order) it records like any rule."""
+    return np.exp(-np.logaddexp(0, -v))
 
 
-@primitive(save="x", quiet=True, params="beta threshold", name="softplus", public=False)
-class softplus_:
+@primitive(save="x", quiet=True, params="beta threshold", public=False)
+class softplus:
     """out = log(1 + exp(beta x)) / beta, and x itself where beta x > threshold.
 
     Computed as logaddexp(0, beta x) / beta, which never overflows.
@@ -103,6 +45,14 @@ class softplus_:
     VJP: gx = g * sigmoid(beta x) (g past the threshold).
     JVP: t_out = tx * sigmoid(beta x) (tx past the threshold).
     """
+
+    def call(input, beta=1.0, threshold=20.0):  # noqa: A002  (PyTorch's names)
+        """Smooth ReLU ``log(1 + exp(beta x)) / beta``, linear where ``beta x > threshold``.
+
+        >>> F.softplus(gg.tensor([0.0, 30.0]))     # log 2, and linear past the threshold
+        tensor([ 0.6931472, 30.       ])
+        """
+        return apply(softplus, (input,), (float(beta), float(threshold)))
 
     def forward(x, beta, threshold):
         with np.errstate(over="ignore"):  # beta x beyond the float range is +-inf: the
@@ -118,15 +68,6 @@ class softplus_:
         return np.where(bx > threshold, tx, tx * _sigmoid(bx))
 
 
-def softplus(input, beta=1.0, threshold=20.0):  # noqa: A002  (PyTorch's names)
-    """Smooth ReLU ``log(1 + exp(beta x)) / beta``, linear where ``beta x > threshold``.
-
-    >>> F.softplus(gg.tensor([0.0, 30.0]))     # log 2, and linear past the threshold
-    tensor([ 0.6931472, 30.       ])
-    """
-    return apply(softplus_, (input,), (float(beta), float(threshold)))
-
-
 # --- softmax and log-softmax --------------------------------------------------------------------
 
 def _log_softmax_array(x, axis):
@@ -135,13 +76,21 @@ def _log_softmax_array(x, axis):
     return shifted - log_sum_exp_shifted(shifted, axis)
 
 
-@primitive(save="out", params="axis", name="log_softmax", public=False)
-class log_softmax_:
+@primitive(save="out", params="axis", public=False)
+class log_softmax:
     """out = x - logsumexp(x) along ``axis`` (shifted by the max: no overflow).
 
     d out_i / d x_j = [i == j] - softmax_j, and softmax = exp(out), so
     VJP: gx = g - exp(out) * sum(g).     JVP: t_out = tx - sum(exp(out) * tx).
     """
+
+    def call(input, dim=None):  # noqa: A002
+        """Log of the softmax along ``dim``, ``x - logsumexp(x)``, stable and exact.
+
+        >>> F.log_softmax(gg.tensor([[0.0, 0.0]]), dim=1)
+        tensor([[-0.6931472, -0.6931472]])
+        """
+        return apply(log_softmax, (input,), (_dim("log_softmax", input, dim),))
 
     def forward(x, axis):
         return _log_softmax_array(x, axis)
@@ -153,12 +102,20 @@ class log_softmax_:
         return tx - np.sum(np.exp(out) * tx, axis=axis, keepdims=True)
 
 
-@primitive(save="out", params="axis", name="softmax", public=False)
-class softmax_:
+@primitive(save="out", params="axis", public=False)
+class softmax:
     """out = exp(x - logsumexp(x)) along ``axis``;  d out_i/d x_j = out_i ([i == j] - out_j).
 
     VJP: gx = out * (g - sum(g * out)).     JVP: t_out = out * (tx - sum(out * tx)).
     """
+
+    def call(input, dim=None):  # noqa: A002
+        """Softmax along ``dim``: exp(x) / sum(exp(x)), stable for logits of any size.
+
+        >>> F.softmax(gg.tensor([[0.0, 0.0, 1e4]]), dim=1)   # no overflow
+        tensor([[0., 0., 1.]])
+        """
+        return apply(softmax, (input,), (_dim("softmax", input, dim),))
 
     def forward(x, axis):
         return np.exp(_log_softmax_array(x, axis))
@@ -182,22 +139,9 @@ def _dim(name, x, dim):
     return int(dim) % ndim
 
 
-def softmax(input, dim=None):  # noqa: A002
-    """Softmax along ``dim``: exp(x) / sum(exp(x)), stable for logits of any size.
-
-    >>> F.softmax(gg.tensor([[0.0, 0.0, 1e4]]), dim=1)   # no overflow
-    tensor([[0., 0., 1.]])
-    """
-    return apply(softmax_, (input,), (_dim("softmax", input, dim),))
-
-
-def log_softmax(input, dim=None):  # noqa: A002
-    """Log of the softmax along ``dim``, ``x - logsumexp(x)``, stable and exact.
-
-    >>> F.log_softmax(gg.tensor([[0.0, 0.0]]), dim=1)
-    tensor([[-0.6931472, -0.6931472]])
-    """
-    return apply(log_softmax_, (input,), (_dim("log_softmax", input, dim),))
+# the public calls' docstring examples, for doctest (a card is not a function it finds)
+__test__ = {"softplus": softplus.call, "softmax": softmax.call,
+            "log_softmax": log_softmax.call}
 
 
 # --- composites ------------------------------------------------------------------------------

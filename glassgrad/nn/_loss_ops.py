@@ -21,8 +21,8 @@ from .. import ops
 from ..ops.reduction import log_sum_exp_shifted, max_shift
 from ..primitive import SAME, OpError, apply, primitive
 from ..tensor import Tensor
-from ._activation_ops import _sigmoid, softplus_
-from ._stash import Stash, call, is_array, release_stash, shape_of
+from ._activation_ops import _sigmoid
+from ._stash import Stash, is_array, release_stash, shape_of
 
 __all__ = ["mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "cross_entropy", "nll_loss"]
@@ -62,9 +62,7 @@ def _shifted(z, axis, stash):
     if stash is not None and stash.values is not None and is_array(z):
         return stash.values
     s = z - max_shift(_data(z), axis)
-    if is_array(z):
-        return s, log_sum_exp_shifted(s, axis)
-    return s, ops.logsumexp(s, axis, keepdims=True)
+    return s, log_sum_exp_shifted(s, axis)
 
 
 class _Targets:
@@ -99,9 +97,9 @@ class _Targets:
         self.denom = np.asarray(wy.sum(dtype=np.float64), dtype=dtype)
 
 
-@primitive(save="z", params="targets axis smoothing reduction stash", name="cross_entropy",
-           public=False, on_release=release_stash)
-class cross_entropy_:
+@primitive(save="z", params="targets axis smoothing reduction stash", public=False,
+           on_release=release_stash)
+class cross_entropy:
     """loss_i = w_{y_i} (logsumexp(z_i) - z_{i, y_i})  per sample (class axis ``axis``),
     computed from the shifted logits s = z - max z as logsumexp(s_i) - s_{i, y_i},
     then summed, or summed and divided by sum_i w_{y_i} ('mean'), or kept ('none').
@@ -116,6 +114,31 @@ class cross_entropy_:
          g_i = g (sum), g / sum_i w_{y_i} (mean), or the per-sample g (none).
     JVP: t_out = the same reduction of sum over classes of tz * (the bracket above).
     """
+
+    def call(input, target, weight=None, ignore_index=-100,  # noqa: A002
+             reduction="mean", label_smoothing=0.0):
+        """Cross-entropy between logits ``input`` (N, C, ...) and class indices ``target``.
+
+        The fused, stable form of ``nll_loss(log_softmax(input, 1), target)``; 'mean'
+        divides by the total weight of the non-ignored targets (their count if unweighted).
+
+        >>> float(F.cross_entropy(gg.zeros(2, 4), gg.tensor([0, 3])))   # log 4
+        1.3862943649291992
+        """
+        axis, t = _class_args("cross_entropy", input, target, weight)
+        any_ignored = _check_classes("cross_entropy", t, shape_of(input)[axis], ignore_index)
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise OpError(f"cross_entropy: label_smoothing must be in [0, 1], got "
+                          f"{label_smoothing}")
+        if reduction not in ("mean", "sum", "none"):
+            raise OpError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got "
+                          f"{reduction!r}")
+        w = None if weight is None else np.asarray(_data(weight))
+        shape, dtype = shape_of(input), np.result_type(_data(input))
+        targets = _Targets(shape, t, w, axis, int(ignore_index), float(label_smoothing), dtype,
+                           any_ignored)
+        return apply(cross_entropy, (input,),
+                     (targets, axis, float(label_smoothing), reduction, Stash()))
 
     def forward(z, targets, axis, smoothing, reduction, stash):
         s, lse = _shifted(z, axis, None)
@@ -226,31 +249,6 @@ def _weight_total(t, weight, ignore_index, dtype):
     return (w[np.where(kept, t, 0)] * kept).sum()
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100,  # noqa: A002
-                  reduction="mean", label_smoothing=0.0):
-    """Cross-entropy between logits ``input`` (N, C, ...) and class indices ``target``.
-
-    The fused, stable form of ``nll_loss(log_softmax(input, 1), target)``; 'mean'
-    divides by the total weight of the non-ignored targets (their count if unweighted).
-
-    >>> float(F.cross_entropy(gg.zeros(2, 4), gg.tensor([0, 3])))   # log 4
-    1.3862943649291992
-    """
-    axis, t = _class_args("cross_entropy", input, target, weight)
-    any_ignored = _check_classes("cross_entropy", t, shape_of(input)[axis], ignore_index)
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise OpError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    if reduction not in ("mean", "sum", "none"):
-        raise OpError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got "
-                      f"{reduction!r}")
-    w = None if weight is None else np.asarray(_data(weight))
-    shape, dtype = shape_of(input), np.result_type(_data(input))
-    targets = _Targets(shape, t, w, axis, int(ignore_index), float(label_smoothing), dtype,
-                       any_ignored)
-    return apply(cross_entropy_, (input,),
-                 (targets, axis, float(label_smoothing), reduction, Stash()))
-
-
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):  # noqa: A002
     """Negative log-likelihood of log-probabilities ``input`` (N, C, ...) at ``target``.
 
@@ -280,12 +278,12 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):  
 # --- binary cross-entropy ---------------------------------------------------------------------
 
 def _softplus(v):
-    """log(1 + exp(v)) without overflow; the primitive on Tensors (so it differentiates)."""
-    return np.logaddexp(0, v) if is_array(v) else call(softplus_, (v,), (1.0, np.inf))
+    """log(1 + exp(v)) without overflow (plain NumPy: on Tensors it records)."""
+    return np.logaddexp(0, v)
 
 
-@primitive(save="z y pw", jvp=SAME, name="bce_with_logits", public=False)
-class bce_with_logits_:
+@primitive(save="z y pw", jvp=SAME, public=False)
+class binary_cross_entropy_with_logits:
     """loss = (1 - y) z + l * softplus(-z),  l = 1 + (pw - 1) y  (l = 1 without pos_weight).
 
     This is -[pw y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))] rewritten with
@@ -298,6 +296,21 @@ class bce_with_logits_:
     JVP: t_out = tz * ((1 - y) - l sigmoid(-z)) + ty * (-z + (pw - 1) softplus(-z))
          + tpw * y softplus(-z).
     """
+
+    def call(input, target, weight=None, reduction="mean", pos_weight=None):  # noqa: A002
+        """Binary cross-entropy of logits, stable for any finite logit.
+
+        ``weight`` rescales each element's loss; ``pos_weight`` (broadcast along the last
+        axis, one per class) weighs the positive term, as PyTorch.
+
+        >>> F.binary_cross_entropy_with_logits(gg.tensor([1e4, -1e4]), gg.tensor([1.0, 0.0]))
+        tensor(0.)
+        """
+        _same_shape("binary_cross_entropy_with_logits", input, target)
+        loss = apply(binary_cross_entropy_with_logits, (input, target, pos_weight))
+        if weight is not None:
+            loss = loss * weight
+        return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
     def forward(z, y, pw):
         sp = np.logaddexp(0, -z)
@@ -313,6 +326,7 @@ class bce_with_logits_:
     def vjp_pw(g, out, z, y, pw):
         return g * y * _softplus(-z)
 
+
 def _bce_dz(z, y, pw):
     if pw is None:
         return _sigmoid(z) - y
@@ -321,23 +335,6 @@ def _bce_dz(z, y, pw):
 
 def _bce_dy(z, pw):
     return -z if pw is None else -z + (pw - 1) * _softplus(-z)
-
-
-def binary_cross_entropy_with_logits(input, target, weight=None,  # noqa: A002
-                                     reduction="mean", pos_weight=None):
-    """Binary cross-entropy of logits, stable for any finite logit.
-
-    ``weight`` rescales each element's loss; ``pos_weight`` (broadcast along the last
-    axis, one per class) weighs the positive term, as PyTorch.
-
-    >>> F.binary_cross_entropy_with_logits(gg.tensor([1e4, -1e4]), gg.tensor([1.0, 0.0]))
-    tensor(0.)
-    """
-    _same_shape("binary_cross_entropy_with_logits", input, target)
-    loss = apply(bce_with_logits_, (input, target, pos_weight))
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
 _LOG_FLOOR = -100.0  # PyTorch clamps log(p) and log(1 - p) here, so p = 0 or 1 stays finite
@@ -351,8 +348,8 @@ def _clamped_logs(p):
         return np.maximum(np.log(p), _LOG_FLOOR), np.maximum(np.log1p(-p), _LOG_FLOOR)
 
 
-@primitive(save="p y", quiet=True, jvp=SAME, name="binary_cross_entropy", public=False)
-class binary_cross_entropy_:
+@primitive(save="p y", quiet=True, jvp=SAME, public=False)
+class binary_cross_entropy:
     """loss = -(y log p + (1 - y) log(1 - p)), each log clamped at -100 (as PyTorch).
 
     d loss/dp = -y/p + (1 - y)/(1 - p) = (p - y) / (p (1 - p)); the denominator is
@@ -361,6 +358,27 @@ class binary_cross_entropy_:
     VJP: gp = g * (p - y) / max(p (1 - p), 1e-12),  gy = g * (log(1-p) - log(p)).
     JVP: t_out = tp * (p - y) / max(p (1 - p), 1e-12) + ty * (log(1-p) - log(p)).
     """
+
+    def call(input, target, weight=None, reduction="mean"):  # noqa: A002
+        """Binary cross-entropy of probabilities ``input`` in [0, 1] (logs clamped at -100).
+
+        Prefer :func:`binary_cross_entropy_with_logits` on logits: it is exact where this
+        one saturates.
+
+        >>> F.binary_cross_entropy(gg.tensor([0.5, 1.0]), gg.tensor([1.0, 1.0]),
+        ...                        reduction='none')
+        tensor([ 0.6931472, -0.       ])
+        """
+        _same_shape("binary_cross_entropy", input, target)
+        p = _data(input)
+        if np.any((p < 0) | (p > 1)) or np.any(np.isnan(p)):
+            raise OpError("binary_cross_entropy: all elements of input should be between 0 "
+                          "and 1 (probabilities); for logits use "
+                          "binary_cross_entropy_with_logits")
+        loss = apply(binary_cross_entropy, (input, target))
+        if weight is not None:
+            loss = loss * weight
+        return _reduce(loss, reduction, "binary_cross_entropy")
 
     def forward(p, y):
         log_p, log_q = _clamped_logs(p)
@@ -372,26 +390,6 @@ class binary_cross_entropy_:
     def vjp_y(g, out, p, y):
         log_p, log_q = _clamped_logs(p)
         return g * (log_q - log_p)
-
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):  # noqa: A002
-    """Binary cross-entropy of probabilities ``input`` in [0, 1] (logs clamped at -100).
-
-    Prefer :func:`binary_cross_entropy_with_logits` on logits: it is exact where this
-    one saturates.
-
-    >>> F.binary_cross_entropy(gg.tensor([0.5, 1.0]), gg.tensor([1.0, 1.0]), reduction='none')
-    tensor([ 0.6931472, -0.       ])
-    """
-    _same_shape("binary_cross_entropy", input, target)
-    p = _data(input)
-    if np.any((p < 0) | (p > 1)) or np.any(np.isnan(p)):
-        raise OpError("binary_cross_entropy: all elements of input should be between 0 "
-                      "and 1 (probabilities); for logits use "
-                      "binary_cross_entropy_with_logits")
-    loss = apply(binary_cross_entropy_, (input, target))
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction, "binary_cross_entropy")
 
 
 def _same_shape(name, input, target):  # noqa: A002
@@ -419,3 +417,7 @@ def mse_loss(input, target, reduction="mean"):  # noqa: A002
     return _reduce(diff * diff, reduction, "mse_loss")
 
 
+# the public calls' docstring examples, for doctest (a card is not a function it finds)
+__test__ = {"cross_entropy": cross_entropy.call,
+            "binary_cross_entropy_with_logits": binary_cross_entropy_with_logits.call,
+            "binary_cross_entropy": binary_cross_entropy.call}

@@ -41,8 +41,8 @@ def _constant_along(w, axes, ndim) -> bool:
 
 
 @primitive(save="x w", quiet=True, params="axes eps stash", on_release=release_stash,
-           name="normalize", public=False)
-class normalize_:
+           public=False)
+class normalize:
     """out = w * xhat + b,  xhat = (x - mean_A x) / sqrt(var_A x + eps),  stats over A.
 
     Derivation (M = number of elements in each group over A, h = g * w): xhat depends on
@@ -60,6 +60,10 @@ class normalize_:
     JVP: t_out = w * t_xhat + tw * xhat + tb,
          t_xhat = (tx - mean_A(tx) - xhat * mean_A(tx * xhat)) / sigma.
     """
+
+    def call(x, weight, bias, axes, eps, stash=None):
+        """``weight * (x - mean) / sqrt(var + eps) + bias`` with statistics over ``axes``."""
+        return apply(normalize, (x, weight, bias), (tuple(axes), float(eps), stash))
 
     def forward(x, w, b, axes, eps, stash):
         mean = np.mean(x, axis=axes, keepdims=True)
@@ -122,11 +126,6 @@ def _count(shape, axes) -> int:
     return m
 
 
-def normalize(x, weight, bias, axes, eps, stash=None):
-    """``weight * (x - mean) / sqrt(var + eps) + bias`` with statistics over ``axes``."""
-    return apply(normalize_, (x, weight, bias), (tuple(axes), float(eps), stash))
-
-
 def _data(t):
     return getattr(t, "_data", t)
 
@@ -172,7 +171,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
         raise OpError(f"batch_norm: expected more than 1 value per channel when training, "
                       f"got input of shape {shape}")
     stash = Stash()
-    out = normalize(input, w, b, axes, eps, stash)
+    out = apply(normalize, (input, w, b), (axes, float(eps), stash))
     if running_mean is not None or running_var is not None:
         mean, var, _ = stash.values
         _blend(running_mean, mean.reshape(c), momentum)
@@ -207,4 +206,4 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):  # no
             raise OpError(f"layer_norm: {name} must have shape {normalized_shape}, got "
                           f"{shape_of(t)}")
     axes = tuple(range(len(shape) - k, len(shape)))
-    return normalize(input, weight, bias, axes, eps, Stash())
+    return apply(normalize, (input, weight, bias), (axes, float(eps), Stash()))

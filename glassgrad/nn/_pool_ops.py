@@ -2,126 +2,223 @@
 
 Both read the same windows as convolution (see :mod:`glassgrad.nn._conv_ops`) and are
 computed by looping over the kh*kw kernel offsets: offset (i, j) of every window at
-once is the strided slice ``xpad[:, :, i::sh, j::sw]`` cut to (Ho, Wo). Their backward
-passes add the cotangent back through the same slices (col2im), so overlapping windows
-(stride < kernel) accumulate correctly.
+once is the strided slice ``xpad[:, :, i*dh::sh, j*dw::sw]`` cut to (Ho, Wo). Their
+backward passes hand the cotangent, spread over the kh*kw offsets, to col2im (the adjoint
+of reading windows), so overlapping windows (stride < kernel) add up correctly.
+
+Max-pooling's ``ceil_mode`` rounds the output size up, as PyTorch: the windows that
+overhang the bottom and right edges read padding (-inf) there, except that a last window
+starting past the input (and its left padding) is dropped. Those windows are padding on
+the far sides, so every op here takes its padding per side, ``(top, bottom, left, right)``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..backend import array_of, branch_on
 from ..primitive import OpError, apply, primitive
-from ._conv_ops import _pad, col2im_, offset_slices, out_size, pair
-from ._stash import call, is_array, shape_of
+from ..tensor import Tensor
+from ._conv_ops import _pad, col2im, im2col, offset_slices, pair, sides
+from ._stash import call, shape_of
 
 __all__ = ["max_pool2d", "avg_pool2d"]
 
 
+# --- geometry -------------------------------------------------------------------------------
+
+def _pool_len(size, k, s, p, d, ceil_mode) -> int:
+    """PyTorch's pooled length: floor (or ceil) of (size + 2p - d(k-1) - 1)/s, plus 1; in
+    ceil mode a last window that would start past the input and its left padding is
+    dropped."""
+    span = size + 2 * p - d * (k - 1) - 1
+    n = (span + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (n - 1) * s >= size + p:
+        n -= 1
+    return n
+
+
+def pool_geometry(name, xs, kernel, stride, padding, dilation, ceil_mode) -> tuple:
+    """Check the input's shape; return ``(pads, (Ho, Wo))``: per-side padding that holds
+    every window (``ceil_mode`` adds windows overhanging the bottom/right edges)."""
+    if len(xs) != 4:
+        raise OpError(f"{name}: input must be 4-D (N, C, H, W), got shape {xs}; for one "
+                      "image add a batch axis, e.g. x.reshape(1, *x.shape)")
+    hw = tuple(_pool_len(xs[2 + a], kernel[a], stride[a], padding[a], dilation[a], ceil_mode)
+               for a in (0, 1))
+    if min(hw) < 1:
+        raise OpError(f"{name}: kernel {kernel} (dilation {dilation}) is larger than the "
+                      f"padded input of shape {xs} (padding {padding})")
+    far = [max(0, (hw[a] - 1) * stride[a] + dilation[a] * (kernel[a] - 1) + 1
+               - xs[2 + a] - 2 * padding[a]) for a in (0, 1)]
+    pads = (padding[0], padding[0] + far[0], padding[1], padding[1] + far[1])
+    return pads, hw
+
+
+def pool_args(name, kernel_size, stride, padding, dilation=1) -> tuple:
+    """Normalise kernel, stride (None: the kernel), padding and dilation to pairs,
+    validated as PyTorch does."""
+    kernel = pair(kernel_size, "kernel_size", name)
+    stride = kernel if stride is None or stride == [] else pair(stride, "stride", name)
+    padding = pair(padding, "padding", name)
+    dilation = pair(dilation, "dilation", name)
+    if min(kernel) < 1 or min(stride) < 1 or min(padding) < 0 or min(dilation) < 1:
+        raise OpError(f"{name}: kernel_size, stride and dilation must be >= 1 and padding "
+                      f">= 0, got kernel_size {kernel}, stride {stride}, padding {padding}, "
+                      f"dilation {dilation}")
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise OpError(f"{name}: padding {padding} must be at most half the kernel size "
+                      f"{kernel} (as PyTorch)")
+    return kernel, stride, padding, dilation
+
+
 # --- max pooling --------------------------------------------------------------------------
 
-def _window_max(x, kernel, stride, padding):
+def _window_max(x, kernel, stride, pads, dilation):
     """Maximum of each window: a running ``np.maximum`` over the kh*kw offsets (NaN
     propagates, as in PyTorch)."""
-    xp = _pad(x, padding, -np.inf)
-    ho, wo = out_size(x.shape[2], x.shape[3], kernel, stride, padding)
-    slices = offset_slices(kernel, stride, (ho, wo))
+    xp = _pad(x, pads, -np.inf)
+    h, w = xp.shape[2:]
+    ho = (h - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+    wo = (w - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+    slices = offset_slices(kernel, stride, dilation, (ho, wo))
     out = xp[slices[0]].copy()
     for sl in slices[1:]:
-        np.maximum(out, xp[sl], out=out)
+        np.maximum(out, xp[sl], out=out)  # the forward's own fresh array
     return out
 
 
-def _winner_masks(x, out, kernel, stride, padding):
-    """Per kernel offset k, a boolean (N, C, Ho, Wo): offset k holds its window's argmax.
+def _winner_masks(x, out, kernel, stride, pads, dilation):
+    """Which kernel offset holds each window's argmax, one-hot: (N, C, kh, kw, Ho, Wo)
+    booleans in im2col's layout (exactly one True per window).
 
-    PyTorch's rule: scanning a window in row-major order, element k becomes the argmax
-    when ``x_k > max or isnan(x_k)``. So among equal maxima the *first* one wins (it
+    PyTorch's rule: scanning a window's input elements in row-major order (padding is
+    skipped), element k becomes the argmax when ``x_k > max or isnan(x_k)``, starting
+    from max = -inf at the first element. So among equal maxima the *first* one wins (it
     gets the whole gradient, none is split), and in a window with NaNs the last NaN.
-    Found branch-free (a random mask in ``np.where`` costs ~30x a multiply): offset k
-    wins where ``x_k == out`` and no earlier offset has won. NaN never equals anything,
-    so windows holding NaN take the exact scan (slow, and only when there are NaNs).
+    Without NaNs that is: offset k wins where ``x_k == out`` and no earlier offset did
+    (the padding is NaN here, which equals nothing, so a padded position never wins,
+    also not in an all -inf window). Found branch-free, with boolean ops on whole
+    offsets; windows holding NaN take the literal scan (slower, and only when there are
+    NaNs).
     """
-    xp = _pad(x, padding, -np.inf)
-    slices = offset_slices(kernel, stride, out.shape[2:])
-    if np.isnan(out).any():
-        return _scan_masks(xp, slices)
-    taken = np.zeros(out.shape, dtype=bool)
-    masks = []
-    for k, sl in enumerate(slices):
-        m = xp[sl] == out
-        np.greater(m, taken, out=m)  # m and not taken
+    x, out = array_of(x), array_of(out)
+    slices = offset_slices(kernel, stride, dilation, out.shape[2:])
+    (kh, kw), (n, c, ho, wo) = kernel, out.shape
+    if branch_on(np.isnan(out).any()):
+        arg = _scan_winners(x, out, slices, pads)
+        taps = np.arange(kh * kw, like=arg).reshape(kh, kw, 1, 1)
+        return arg.reshape((n, c, 1, 1, ho, wo)) == taps
+    xp = _pad(x, pads, np.nan)
+    taken = xp[slices[0]] == out
+    masks = [taken[:, :, None]]
+    for k in range(1, len(slices)):
+        hit = xp[slices[k]] == out
+        masks.append((hit > taken)[:, :, None])  # a hit, and no earlier offset won
         if k + 1 < len(slices):
-            taken |= m
-        masks.append(m)
-    return masks
+            taken = taken | hit
+    return np.concatenate(masks, axis=2).reshape((n, c, kh, kw, ho, wo))
 
 
-def _scan_masks(xp, slices):
-    """The literal scan of PyTorch's kernel (``x_k > best or isnan(x_k)`` replaces best)."""
-    best = xp[slices[0]].copy()
-    idx = np.zeros(best.shape, dtype=np.intp)
-    for k, sl in enumerate(slices[1:], start=1):
+def _scan_winners(x, out, slices, pads):
+    """The literal scan of PyTorch's kernel (``x_k > best or isnan(x_k)`` replaces best),
+    from best = -inf at the window's first non-padding element: the winning offsets."""
+    xp = _pad(x, pads, -np.inf)  # -inf: never > best, never NaN
+    inside = _pad(np.ones_like(x, dtype=bool, shape=(1, 1) + x.shape[2:]), pads, False)
+    first = np.full_like(out, len(slices) - 1, dtype=np.intp)
+    for k in range(len(slices) - 2, -1, -1):
+        first = np.where(inside[slices[k]], k, first)
+    best = np.full_like(out, -np.inf)
+    arg = first
+    for k, sl in enumerate(slices):
         xk = xp[sl]
         better = (xk > best) | np.isnan(xk)
         best = np.where(better, xk, best)
-        idx = np.where(better, k, idx)
-    return [idx == k for k in range(len(slices))]
+        arg = np.where(better, k, arg)
+    return arg
 
 
-def _masks_data(x, out, kernel, stride, padding):
-    data = x if is_array(x) else x.data
-    return _winner_masks(data, out if is_array(out) else out.data, kernel, stride, padding)
+def _flat_indices(onehot, shape, kernel, stride, pads, dilation):
+    """``return_indices``: each winner's position in its input plane, h * W + w (int64)."""
+    n, c, kh, kw, ho, wo = onehot.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    i, j = np.divmod(np.argmax(onehot.reshape((n, c, kh * kw, ho, wo)), axis=2), kw)
+    rows = (np.arange(ho) * sh - pads[0]).reshape(ho, 1) + i * dh
+    cols = np.arange(wo) * sw - pads[2] + j * dw
+    return (rows * shape[3] + cols).astype(np.int64)
 
 
-@primitive(save="x out", params="kernel stride padding", name="max_pool2d", public=False)
-class max_pool2d_:
+@primitive(save="x out", params="kernel stride pads dilation", public=False)
+class max_pool2d:
     """out[n, c, p, q] = max over the window (p, q) of xpad (padding is -inf).
 
     The max equals one element of its window, so d out / d x is 1 at that element (the
     argmax) and 0 elsewhere. With ties PyTorch sends the whole gradient to one element,
     the first maximum in row-major window order, and so do we (a valid subgradient;
-    ``gg.max`` splits ties evenly instead). The argmax masks are recomputed from x and
-    out in the backward; they are constants, so the higher-order path uses them too.
+    ``gg.max`` splits ties evenly instead). The argmax is recomputed from x and out in
+    the backward; it is a constant, so the higher-order path uses it too.
     VJP: gx = col2im(onehot(argmax) * g): g added at each window's argmax (overlapping
     windows accumulate).
-    JVP: t_out = tx at each window's argmax.
+    JVP: t_out = tx at each window's argmax = sum over the window of onehot * im2col(tx).
     """
 
-    def forward(x, kernel, stride, padding):
-        return _window_max(x, kernel, stride, padding)
+    def call(input, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
+             ceil_mode=False, return_indices=False):
+        """Max over each ``kernel_size`` window (stride defaults to the kernel size).
 
-    def vjp_x(g, out, x, kernel, stride, padding):
-        masks = _masks_data(x, out, kernel, stride, padding)
-        if is_array(g):
-            n, c, h, w = x.shape
-            ph, pw = padding
-            disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
-            # windows that tile the input exactly write every pixel once: no zero fill
-            tiled = (disjoint and stride == kernel and not ph and not pw
-                     and h == g.shape[2] * kernel[0] and w == g.shape[3] * kernel[1])
-            gx = (np.empty if tiled else np.zeros)((n, c, h + 2 * ph, w + 2 * pw), g.dtype)
-            for m, sl in zip(masks, offset_slices(kernel, stride, g.shape[2:])):
-                if disjoint:  # each pixel in at most one window: write, no add
-                    np.multiply(m, g, out=gx[sl])
-                else:
-                    gx[sl] += m * g
-            return gx[:, :, ph:ph + h, pw:pw + w] if ph or pw else gx
+        ``ceil_mode`` rounds the output size up (windows may overhang the bottom and
+        right edges); ``return_indices`` also returns each maximum's position in its
+        input plane (``h * W + w``, an int64 Tensor, as PyTorch's indices).
+
+        >>> F.max_pool2d(gg.arange(16.0).reshape(1, 1, 4, 4), 2)
+        tensor([[[[ 5.,  7.],
+                  [13., 15.]]]])
+        >>> F.max_pool2d(gg.arange(9.0).reshape(1, 1, 3, 3), 2, ceil_mode=True,
+        ...              return_indices=True)[1]
+        tensor([[[[4, 5],
+                  [7, 8]]]])
+        """
+        return max_pool2d_checked(input, *pool_args("max_pool2d", kernel_size, stride,
+                                                    padding, dilation),
+                                  ceil_mode, return_indices)
+
+    def forward(x, kernel, stride, pads, dilation):
+        return _window_max(x, kernel, stride, pads, dilation)
+
+    def vjp_x(g, out, x, kernel, stride, pads, dilation):
+        onehot = _winner_masks(x, out, kernel, stride, pads, dilation)
         n, c, ho, wo = g.shape
-        onehot = np.stack(masks, axis=2).reshape((n, c) + tuple(kernel) + (ho, wo))
         gcols = onehot * g.reshape((n, c, 1, 1, ho, wo))
-        return call(col2im_, (gcols,), (tuple(x.shape), kernel, stride, padding))
+        return call(col2im, (gcols,), (tuple(x.shape), kernel, stride, pads, dilation))
 
-    def jvp_x(tx, out, x, kernel, stride, padding):
-        masks = _masks_data(x, out, kernel, stride, padding)
-        txp = _pad(tx, padding)
-        t_out = 0
-        for m, sl in zip(masks, offset_slices(kernel, stride, masks[0].shape[2:])):
-            t_out = t_out + m * txp[sl]
-        return t_out
+    def jvp_x(tx, out, x, kernel, stride, pads, dilation):
+        onehot = _winner_masks(x, out, kernel, stride, pads, dilation)
+        cols = call(im2col, (tx,), (kernel, stride, pads, dilation, tuple(x.shape)))
+        return np.sum(onehot * cols, axis=(2, 3))
+
+
+def max_pool2d_checked(x, kernel, stride, padding, dilation=(1, 1), ceil_mode=False,
+                       return_indices=False, name="max_pool2d"):
+    """Check the input's shape, then apply the primitive (arguments already pairs)."""
+    xs = shape_of(x)
+    pads, _ = pool_geometry(name, xs, kernel, stride, padding, dilation, ceil_mode)
+    out = apply(max_pool2d, (x,), (kernel, stride, pads, dilation))
+    if not return_indices:
+        return out
+    onehot = _winner_masks(x, out, kernel, stride, pads, dilation)
+    return out, Tensor._wrap(_flat_indices(onehot, xs, kernel, stride, pads, dilation))
 
 
 # --- average pooling ----------------------------------------------------------------------
+
+def _window_sum(x, kernel, stride, pads, out_hw):
+    xp = _pad(x, pads)
+    slices = offset_slices(kernel, stride, (1, 1), out_hw)
+    out = xp[slices[0]]
+    for sl in slices[1:]:
+        out = out + xp[sl]
+    return out
+
 
 def _divisor(shape, kernel, stride, padding, count_include_pad, divisor_override, dtype):
     """What each window's sum is divided by: a number, or an (Ho, Wo) array of counts."""
@@ -129,16 +226,14 @@ def _divisor(shape, kernel, stride, padding, count_include_pad, divisor_override
         return float(divisor_override)
     if count_include_pad or padding == (0, 0):
         return float(kernel[0] * kernel[1])
-    ones = _pad(np.ones((1, 1) + tuple(shape[2:]), dtype=dtype), padding)
-    ho, wo = out_size(shape[2], shape[3], kernel, stride, padding)
-    count = np.zeros((1, 1, ho, wo), dtype=dtype)
-    for sl in offset_slices(kernel, stride, (ho, wo)):
-        count += ones[sl]
-    return count
+    ones = np.ones((1, 1) + tuple(shape[2:]), dtype=dtype)
+    hw = (shape[2] + 2 * padding[0] - kernel[0]) // stride[0] + 1, \
+        (shape[3] + 2 * padding[1] - kernel[1]) // stride[1] + 1
+    return _window_sum(ones, kernel, stride, sides(padding), hw)
 
 
-@primitive(params="kernel stride padding divisor shape", name="avg_pool2d", public=False)
-class avg_pool2d_:
+@primitive(params="kernel stride padding divisor shape", public=False)
+class avg_pool2d:
     """out[n, c, p, q] = (sum over the window (p, q) of xpad) / d  (padding is 0).
 
     d is kh*kw (``count_include_pad=True``, PyTorch's default), the number of real input
@@ -149,74 +244,42 @@ class avg_pool2d_:
     JVP: t_out = avg_pool2d(tx).
     """
 
+    def call(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # noqa: A002
+             count_include_pad=True, divisor_override=None):
+        """Mean over each ``kernel_size`` window, PyTorch's divisor rules.
+
+        >>> F.avg_pool2d(gg.arange(16.0).reshape(1, 1, 4, 4), 2)
+        tensor([[[[ 2.5,  4.5],
+                  [10.5, 12.5]]]])
+        """
+        _unsupported("avg_pool2d", ceil_mode=ceil_mode)
+        kernel, stride, padding, _ = pool_args("avg_pool2d", kernel_size, stride, padding)
+        return avg_pool2d_checked(input, kernel, stride, padding, count_include_pad,
+                                  divisor_override)
+
     def forward(x, kernel, stride, padding, divisor, shape):
-        xp = _pad(x, padding)
-        slices = offset_slices(kernel, stride, out_size(x.shape[2], x.shape[3], kernel,
-                                                        stride, padding))
-        out = xp[slices[0]].copy()
-        for sl in slices[1:]:
-            out += xp[sl]
-        out /= divisor
-        return out
+        hw = ((x.shape[2] + 2 * padding[0] - kernel[0]) // stride[0] + 1,
+              (x.shape[3] + 2 * padding[1] - kernel[1]) // stride[1] + 1)
+        return _window_sum(x, kernel, stride, sides(padding), hw) / divisor
 
     def vjp_x(g, out, x, kernel, stride, padding, divisor, shape):
-        share = g / divisor
-        if is_array(g):
-            n, c, h, w = shape
-            ph, pw = padding
-            gx = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=g.dtype)
-            for sl in offset_slices(kernel, stride, g.shape[2:]):
-                gx[sl] += share
-            return gx[:, :, ph:ph + h, pw:pw + w] if ph or pw else gx
         n, c, ho, wo = g.shape
-        gcols = np.broadcast_to(share.reshape((n, c, 1, 1, ho, wo)),
-                                (n, c) + tuple(kernel) + (ho, wo))
-        return call(col2im_, (gcols,), (shape, kernel, stride, padding))
+        share = (g / divisor).reshape((n, c, 1, 1, ho, wo))
+        gcols = np.broadcast_to(share, (n, c) + tuple(kernel) + (ho, wo))
+        return call(col2im, (gcols,), (shape, kernel, stride, sides(padding), (1, 1)))
 
     def jvp_x(tx, out, x, kernel, stride, padding, divisor, shape):
-        return call(avg_pool2d_, (tx,), (kernel, stride, padding, divisor, shape))
-
-
-# --- public wrappers ----------------------------------------------------------------------
-
-def pool_args(name, kernel_size, stride, padding) -> tuple:
-    """Normalise kernel, stride (None: the kernel) and padding to pairs, validated."""
-    kernel = pair(kernel_size, "kernel_size", name)
-    stride = kernel if stride is None or stride == [] else pair(stride, "stride", name)
-    padding = pair(padding, "padding", name)
-    if min(kernel) < 1 or min(stride) < 1 or min(padding) < 0:
-        raise OpError(f"{name}: kernel_size and stride must be >= 1 and padding >= 0, got "
-                      f"kernel_size {kernel}, stride {stride}, padding {padding}")
-    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
-        raise OpError(f"{name}: padding {padding} must be at most half the kernel size "
-                      f"{kernel} (as PyTorch)")
-    return kernel, stride, padding
-
-
-def check_pool_input(name, xs, kernel, stride, padding) -> None:
-    if len(xs) != 4:
-        raise OpError(f"{name}: input must be 4-D (N, C, H, W), got shape {xs}; for one "
-                      "image add a batch axis, e.g. x.reshape(1, *x.shape)")
-    ho, wo = out_size(xs[2], xs[3], kernel, stride, padding)
-    if ho < 1 or wo < 1:
-        raise OpError(f"{name}: kernel {kernel} is larger than the padded input of shape "
-                      f"{xs} (padding {padding})")
-
-
-def max_pool2d_checked(x, kernel, stride, padding, name="max_pool2d"):
-    """Check the input's shape, then apply the primitive (arguments already pairs)."""
-    check_pool_input(name, shape_of(x), kernel, stride, padding)
-    return apply(max_pool2d_, (x,), (kernel, stride, padding))
+        return call(avg_pool2d, (tx,), (kernel, stride, padding, divisor, shape))
 
 
 def avg_pool2d_checked(x, kernel, stride, padding, count_include_pad=True,
                        divisor_override=None, name="avg_pool2d"):
     shape = shape_of(x)
-    check_pool_input(name, shape, kernel, stride, padding)
+    pool_geometry(name, shape, kernel, stride, padding, (1, 1), False)
     dtype = getattr(x, "dtype", None) or np.result_type(x)
     divisor = _divisor(shape, kernel, stride, padding, count_include_pad, divisor_override,
                        dtype)
-    return apply(avg_pool2d_, (x,), (kernel, stride, padding, divisor, shape))
+    return apply(avg_pool2d, (x,), (kernel, stride, padding, divisor, shape))
 
 
 def _unsupported(name, **flags):
@@ -225,28 +288,4 @@ def _unsupported(name, **flags):
             raise NotImplementedError(f"{name}: {flag}={value!r} is not supported by glassgrad")
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
-               ceil_mode=False, return_indices=False):
-    """Max over each ``kernel_size`` window (stride defaults to the kernel size).
-
-    >>> F.max_pool2d(gg.arange(16.0).reshape(1, 1, 4, 4), 2)
-    tensor([[[[ 5.,  7.],
-              [13., 15.]]]])
-    """
-    _unsupported("max_pool2d", dilation=pair(dilation, "dilation", "max_pool2d") != (1, 1),
-                 ceil_mode=ceil_mode, return_indices=return_indices)
-    return max_pool2d_checked(input, *pool_args("max_pool2d", kernel_size, stride, padding))
-
-
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # noqa: A002
-               count_include_pad=True, divisor_override=None):
-    """Mean over each ``kernel_size`` window, PyTorch's divisor rules.
-
-    >>> F.avg_pool2d(gg.arange(16.0).reshape(1, 1, 4, 4), 2)
-    tensor([[[[ 2.5,  4.5],
-              [10.5, 12.5]]]])
-    """
-    _unsupported("avg_pool2d", ceil_mode=ceil_mode)
-    kernel, stride, padding = pool_args("avg_pool2d", kernel_size, stride, padding)
-    return avg_pool2d_checked(input, kernel, stride, padding, count_include_pad,
-                              divisor_override)
+__test__ = {"max_pool2d": max_pool2d.call, "avg_pool2d": avg_pool2d.call}  # doctests

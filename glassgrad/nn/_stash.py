@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import asarray
 from ..primitive import apply
 from ..tensor import Tensor
 
@@ -43,7 +44,11 @@ def release_stash(node) -> None:
 
 
 def is_array(v) -> bool:
-    """True for plain arrays (the ordinary backward), False for Tensors (higher order)."""
+    """True for plain arrays (the ordinary backward), False for Tensors (higher order).
+
+    Rules are written once for both; this is only for the places where the two paths
+    must differ: a stash holds arrays from the forward, which the higher-order path
+    must recompute with recorded ops instead (so they differentiate)."""
     return not isinstance(v, Tensor)
 
 
@@ -81,4 +86,4 @@ def call(prim, inputs: tuple, params: tuple):
     if any(isinstance(v, Tensor) for v in inputs):
         return apply(prim, inputs, params)
     out = prim.forward(*inputs, *params)
-    return out if type(out) is np.ndarray else np.asarray(out)
+    return asarray(out)

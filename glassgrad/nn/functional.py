@@ -36,8 +36,7 @@ from ._activation_ops import (
 )
 from ._activation_ops import leaky_relu as _leaky_relu
 from ._activation_ops import relu as _relu
-from ._conv_ops import conv2d as _conv2d
-from ._conv_ops import pair
+from ._conv_ops import conv2d
 from ._loss_ops import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -73,20 +72,6 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):  # noqa: A002
     tensor([-0.1,  2. ])
     """
     return _leaky_relu(input, negative_slope)
-
-
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
-    """2-D convolution of ``input`` (N, C_in, H, W) with ``weight`` (C_out, C_in, kH, kW).
-
-    Cross-correlation as in PyTorch; ``padding`` is zero padding (an int, a pair,
-    ``'valid'`` or ``'same'``). Only ``dilation=1`` and ``groups=1`` are supported.
-
-    >>> F.conv2d(gg.ones(1, 1, 4, 4), gg.ones(2, 1, 3, 3), padding=1).shape
-    (1, 2, 4, 4)
-    """
-    if pair(dilation, "dilation", "conv2d") != (1, 1) or groups != 1:
-        raise NotImplementedError("conv2d: glassgrad supports dilation=1 and groups=1 only")
-    return _conv2d(input, weight, bias, stride, padding)
 
 
 def linear(input, weight, bias=None):  # noqa: A002

@@ -6,7 +6,6 @@ window's gradient to its (first) maximum, average pooling spreads it evenly.
 
 from __future__ import annotations
 
-from ._conv_ops import pair
 from ._pool_ops import _unsupported, avg_pool2d_checked, max_pool2d_checked, pool_args
 from .module import Module
 
@@ -17,8 +16,11 @@ class MaxPool2d(Module):
     """Maximum over each ``kernel_size`` window, moving by ``stride`` (default: the kernel).
 
     ``padding`` pads with -inf (at most half the kernel). Among equal maxima the first in
-    row-major window order receives the whole gradient, as PyTorch. ``dilation``,
-    ``ceil_mode`` and ``return_indices`` are not supported.
+    row-major window order receives the whole gradient, as PyTorch. ``dilation`` spaces
+    the window's taps; ``ceil_mode=True`` rounds the output size up (the last windows
+    may overhang the bottom and right edges, but start inside the input or its left
+    padding); ``return_indices=True`` returns ``(values, indices)``, each maximum's
+    position ``h * W + w`` in its input plane (int64, as PyTorch).
 
     Examples
     --------
@@ -35,12 +37,11 @@ class MaxPool2d(Module):
         self.dilation = dilation
         self.return_indices = return_indices
         self.ceil_mode = ceil_mode
-        _unsupported("MaxPool2d", dilation=pair(dilation, "dilation", "MaxPool2d") != (1, 1),
-                     ceil_mode=ceil_mode, return_indices=return_indices)
-        self._args = pool_args("MaxPool2d", kernel_size, stride, padding)
+        self._args = pool_args("MaxPool2d", kernel_size, stride, padding, dilation)
 
     def forward(self, x):
-        return max_pool2d_checked(x, *self._args, name="MaxPool2d")
+        return max_pool2d_checked(x, *self._args, self.ceil_mode, self.return_indices,
+                                  name="MaxPool2d")
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -69,7 +70,7 @@ class AvgPool2d(Module):
         self.count_include_pad = count_include_pad
         self.divisor_override = divisor_override
         _unsupported("AvgPool2d", ceil_mode=ceil_mode)
-        self._args = pool_args("AvgPool2d", kernel_size, stride, padding)
+        self._args = pool_args("AvgPool2d", kernel_size, stride, padding)[:3]
 
     def forward(self, x):
         return avg_pool2d_checked(x, *self._args, self.count_include_pad,
