@@ -196,7 +196,9 @@ def test_every_primitive_is_recorded_by_some_row():
             recorded |= _recorded_primitives(r.gg_fn(*_gg_inputs(r, arrays, with_grad=True)))
         except Exception:
             continue
-    missing = sorted(set(PRIMITIVES) - recorded)
+    # the library's own primitives (test modules may declare throwaway cards)
+    ours = {n for n, p in PRIMITIVES.items() if p.where().startswith("glassgrad")}
+    missing = sorted(ours - recorded)
     assert not missing, f"primitives no op-table row records (add rows for them): {missing}"
 
 
