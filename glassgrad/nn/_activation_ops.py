@@ -12,13 +12,14 @@ import math
 import numpy as np
 
 from .. import ops
+from ..ops.elementwise import logistic
 from ..ops.exp_log import erf
 from ..ops.reduction import log_sum_exp_shifted, max_shift
 from ..primitive import OpError, apply, primitive
 from ._stash import shape_of
 
 __all__ = [
-    "erf", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax",
+    "erf", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax",
     "softplus", "elu",
 ]
 
@@ -29,11 +30,6 @@ __all__ = [
 
 
 # --- softplus ---------------------------------------------------------------------------------
-
-def _sigmoid(v):
-    """Stable logistic function, exp(-log(1 + exp(-v))): never exp of a large number.
-    Plain NumPy, so on Tensors (higher order) it records like any rule."""
-    return np.exp(-np.logaddexp(0, -v))
 
 
 @primitive(save="x", quiet=True, params="beta threshold", public=False)
@@ -61,11 +57,11 @@ class softplus:
 
     def vjp_x(g, out, x, beta, threshold):
         bx = x * beta
-        return np.where(bx > threshold, g, g * _sigmoid(bx))
+        return np.where(bx > threshold, g, g * logistic(bx))
 
     def jvp_x(tx, out, x, beta, threshold):
         bx = x * beta
-        return np.where(bx > threshold, tx, tx * _sigmoid(bx))
+        return np.where(bx > threshold, tx, tx * logistic(bx))
 
 
 # --- softmax and log-softmax --------------------------------------------------------------------
@@ -145,14 +141,6 @@ __test__ = {"softplus": softplus.call, "softmax": softmax.call,
 
 
 # --- composites ------------------------------------------------------------------------------
-
-def relu(input):  # noqa: A002
-    """max(x, 0); gradient 0 at 0 (as PyTorch).
-
-    >>> F.relu(gg.tensor([-1.0, 2.0]))
-    tensor([0., 2.])
-    """
-    return ops.relu(input)
 
 
 def leaky_relu(input, negative_slope=0.01):  # noqa: A002

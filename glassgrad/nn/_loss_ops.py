@@ -18,18 +18,15 @@ import warnings
 import numpy as np
 
 from .. import ops
+from ..backend import array_of
+from ..ops.elementwise import logistic
 from ..ops.reduction import log_sum_exp_shifted, max_shift
 from ..primitive import SAME, OpError, apply, primitive
-from ..tensor import Tensor
-from ._activation_ops import _sigmoid
 from ._stash import Stash, is_array, release_stash, shape_of
 
 __all__ = ["mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "cross_entropy", "nll_loss"]
 
-
-def _data(t):
-    return t._data if isinstance(t, Tensor) else t
 
 
 def _reduce(loss, reduction: str, name: str, denom=None):
@@ -61,7 +58,7 @@ def _shifted(z, axis, stash):
     """
     if stash is not None and stash.values is not None and is_array(z):
         return stash.values
-    s = z - max_shift(_data(z), axis)
+    s = z - max_shift(array_of(z), axis)
     return s, log_sum_exp_shifted(s, axis)
 
 
@@ -133,8 +130,8 @@ class cross_entropy:
         if reduction not in ("mean", "sum", "none"):
             raise OpError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got "
                           f"{reduction!r}")
-        w = None if weight is None else np.asarray(_data(weight))
-        shape, dtype = shape_of(input), np.result_type(_data(input))
+        w = None if weight is None else np.asarray(array_of(weight))
+        shape, dtype = shape_of(input), np.result_type(array_of(input))
         targets = _Targets(shape, t, w, axis, int(ignore_index), float(label_smoothing), dtype,
                            any_ignored)
         return apply(cross_entropy, (input,),
@@ -204,7 +201,7 @@ def _ce_slope(z, t, axis, smoothing, stash):
 def _class_args(name, input, target, weight):  # noqa: A002
     """Check shapes; return (class axis, target indices as an int array)."""
     shape = shape_of(input)
-    t = np.asarray(_data(target))
+    t = np.asarray(array_of(target))
     if t.dtype.kind not in "iu":
         if t.dtype.kind == "f" and t.shape == shape:
             raise NotImplementedError(
@@ -245,7 +242,7 @@ def _weight_total(t, weight, ignore_index, dtype):
     kept = t != ignore_index
     if weight is None:
         return np.float64(kept.sum())
-    w = np.asarray(_data(weight), dtype=np.float64)
+    w = np.asarray(array_of(weight), dtype=np.float64)
     return (w[np.where(kept, t, 0)] * kept).sum()
 
 
@@ -268,8 +265,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):  
     else:
         grid = np.indices(t.shape, sparse=True)
         picked = ops.getitem(input, (grid[0], safe) + tuple(grid[1:]))
-    dtype = np.result_type(_data(input))
-    w = np.ones(c) if weight is None else np.asarray(_data(weight), dtype=np.float64)
+    dtype = np.result_type(array_of(input))
+    w = np.ones(c) if weight is None else np.asarray(array_of(weight), dtype=np.float64)
     scale = (-(w[safe] * kept)).astype(dtype)
     denom = _weight_total(t, weight, ignore_index, dtype) if reduction == "mean" else None
     return _reduce(picked * scale, reduction, "nll_loss", denom)
@@ -329,8 +326,8 @@ class binary_cross_entropy_with_logits:
 
 def _bce_dz(z, y, pw):
     if pw is None:
-        return _sigmoid(z) - y
-    return (1 - y) - (1 + (pw - 1) * y) * _sigmoid(-z)
+        return logistic(z) - y
+    return (1 - y) - (1 + (pw - 1) * y) * logistic(-z)
 
 
 def _bce_dy(z, pw):
@@ -370,7 +367,7 @@ class binary_cross_entropy:
         tensor([ 0.6931472, -0.       ])
         """
         _same_shape("binary_cross_entropy", input, target)
-        p = _data(input)
+        p = array_of(input)
         if np.any((p < 0) | (p > 1)) or np.any(np.isnan(p)):
             raise OpError("binary_cross_entropy: all elements of input should be between 0 "
                           "and 1 (probabilities); for logits use "

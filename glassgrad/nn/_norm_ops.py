@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import array_of
+from ..ops.reduction import reduced_size
 from ..primitive import OpError, apply, primitive
 from ._stash import Stash, is_array, release_stash, shape_of
 
@@ -119,16 +121,6 @@ class normalize:
         return tb
 
 
-def _count(shape, axes) -> int:
-    m = 1
-    for a in axes:
-        m *= shape[a]
-    return m
-
-
-def _data(t):
-    return getattr(t, "_data", t)
-
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa: A002
                training=False, momentum=0.1, eps=1e-5):
@@ -159,14 +151,14 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
         if running_mean is None or running_var is None:
             raise OpError("batch_norm: evaluation mode needs running_mean and running_var "
                           "(or pass training=True to use the batch statistics)")
-        rm = _data(running_mean).reshape(bshape)
-        scale = 1 / np.sqrt(_data(running_var).reshape(bshape) + eps)
+        rm = array_of(running_mean).reshape(bshape)
+        scale = 1 / np.sqrt(array_of(running_var).reshape(bshape) + eps)
         if w is not None:
             scale = w * scale
         out = (input - rm) * scale
         return out if b is None else out + b
     axes = (0,) + tuple(range(2, len(shape)))
-    m = _count(shape, axes)
+    m = reduced_size(shape, axes)
     if m <= 1:
         raise OpError(f"batch_norm: expected more than 1 value per channel when training, "
                       f"got input of shape {shape}")
@@ -182,7 +174,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
 def _blend(buffer, batch, momentum) -> None:
     if buffer is None:
         return
-    arr = _data(buffer)
+    arr = array_of(buffer)
     arr[...] = (1 - momentum) * arr + momentum * batch
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import asarray
+from ..backend import asarray, shape_of
 from ..primitive import apply
 from ..tensor import Tensor
 
@@ -52,11 +52,6 @@ def is_array(v) -> bool:
     return not isinstance(v, Tensor)
 
 
-def shape_of(v) -> tuple:
-    """The shape of a Tensor, array, list or number (``np.shape`` without the Tensor
-    dispatch detour, which costs microseconds on every layer call)."""
-    shape = getattr(v, "shape", None)
-    return tuple(shape) if shape is not None else np.shape(v)
 
 
 def check_input_dtype(who, x, weight) -> None:

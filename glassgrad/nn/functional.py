@@ -35,7 +35,6 @@ from ._activation_ops import (
     tanh,
 )
 from ._activation_ops import leaky_relu as _leaky_relu
-from ._activation_ops import relu as _relu
 from ._conv_ops import conv2d
 from ._loss_ops import (
     binary_cross_entropy,
@@ -62,7 +61,7 @@ def relu(input, inplace=False):  # noqa: A002  (PyTorch's argument names)
     >>> F.relu(gg.tensor([-1.0, 2.0]))
     tensor([0., 2.])
     """
-    return _relu(input)
+    return ops.relu(input)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):  # noqa: A002

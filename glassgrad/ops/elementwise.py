@@ -251,6 +251,13 @@ class tanh:
         return g * (1 - out * out)
 
 
+def logistic(x):
+    """The stable logistic function exp(-log(1 + e**-x)): never e of a large number.
+    Plain NumPy, so on Tensors (higher order) it records like any rule; ``sigmoid``'s
+    forward and the softplus/BCE rules in nn all use this one."""
+    return np.exp(-np.logaddexp(0, -x))
+
+
 @primitive(save="out", jvp=SAME, method=True)
 class sigmoid:
     """out = 1 / (1 + e**-x);  d out/dx = out * (1 - out).
@@ -260,8 +267,7 @@ class sigmoid:
     VJP: gx = g * out * (1 - out).     JVP: t_out = tx * out * (1 - out).
     """
 
-    def forward(x):
-        return np.exp(-np.logaddexp(0, -x))
+    forward = logistic
 
     def vjp_x(g, out, x):
         return g * out * (1 - out)
@@ -432,3 +438,4 @@ class astype:
 
     def vjp_x(g, out, x, dtype):
         return g
+

@@ -100,17 +100,18 @@ class mean:
         total = np.add.reduce(x, axis=axes, keepdims=keepdims)
         if total.dtype.kind != "f":  # the mean of integers is a float, as in NumPy
             total = total.astype(np.float64)
-        return np.true_divide(total, _count(x.shape, axes), dtype=total.dtype)
+        return np.true_divide(total, reduced_size(x.shape, axes), dtype=total.dtype)
 
     def vjp_x(g, out, x, axes, keepdims, shape):
-        n = _count(shape, axes)
+        n = reduced_size(shape, axes)
         if n == 0:  # an empty input: its (empty) gradient, without dividing by 0
             return expand_to(_keep(g, axes, keepdims, shape) * 0, shape)
         return expand_to(_keep(g, axes, keepdims, shape) / n, shape)
 
 
 
-def _count(shape, axes):
+def reduced_size(shape, axes) -> int:
+    """The number of elements in each group a reduction over ``axes`` combines."""
     n = 1
     for a in axes:
         n *= shape[a]
@@ -255,7 +256,7 @@ def _prod_others(x, axes):
     order = rest + list(axes)
     moved = np.transpose(x, order)
     lead = moved.shape[: len(rest)]
-    k = _count(x.shape, axes)
+    k = reduced_size(x.shape, axes)
     if k == 0:  # an empty group: no elements, no gradient entries
         return x * 0
     flat = moved.reshape(lead + (k,))
@@ -315,7 +316,7 @@ def _deviations(x, axes, scaled):
         scale = np.ones((), data.dtype)
         y = x - first
     if type(y) is NDARRAY:  # np.mean's wrapper costs more than the sum on small x
-        return y - np.add.reduce(y, axis=axes, keepdims=True) / _count(y.shape, axes), scale
+        return y - np.add.reduce(y, axis=axes, keepdims=True) / reduced_size(y.shape, axes), scale
     return y - np.mean(y, axis=axes, keepdims=True), scale
 
 
@@ -391,7 +392,7 @@ class var:
         return _spread(var, "var", x, axis, ddof, keepdims)
 
     def forward(x, axes, keepdims, shape, ddof):
-        count = _count(shape, axes)
+        count = reduced_size(shape, axes)
         ss, scale = _sum_squares(x, axes, count)
         with np.errstate(invalid="ignore", divide="ignore"):  # N - ddof <= 0: inf, or
             var = ss / _dof(count, ddof)  # NaN for 0 / 0, as NumPy (the wrapper warns)
@@ -410,7 +411,7 @@ class var:
 
 def _var_slope(out, x, axes, shape, ddof):
     """d var / dx = 2 (x - mean) / (N - ddof), as ``(d, factor)``: the slope is d * factor."""
-    count = _count(shape, axes)
+    count = reduced_size(shape, axes)
     dof = _dof(count, ddof)
     spread = np.sqrt(out._data if isinstance(out, Tensor) else out)
     d, scale, _ = _slope_deviations(x, spread, axes, count, dof)
@@ -436,7 +437,7 @@ class std:
         return _spread(std, "std", x, axis, ddof, keepdims)
 
     def forward(x, axes, keepdims, shape, ddof):
-        count = _count(shape, axes)
+        count = reduced_size(shape, axes)
         ss, scale = _sum_squares(x, axes, count)
         with np.errstate(invalid="ignore", divide="ignore"):  # N - ddof <= 0, as NumPy
             return _unkeep(np.sqrt(ss / _dof(count, ddof)) * scale, axes, keepdims)
@@ -459,7 +460,7 @@ def _std_slope(out, x, axes, keepdims, shape, ddof):
     finite even where std overflowed (float32 [3e38, -3e38] with ddof=1: std = inf, but
     slopes +-1/sqrt 2). The factor is computed on the reduced shape, so the rule costs
     one pass over x more than the deviations themselves."""
-    count = _count(shape, axes)
+    count = reduced_size(shape, axes)
     dof = _dof(count, ddof)
     out_k = _keep(out, axes, keepdims, shape)
     d, scale, scaled = _slope_deviations(x, out_k, axes, count, dof)
@@ -483,8 +484,8 @@ def _spread(prim, name, x, axis, ddof, keepdims):
     x = operand(x)
     axes = _axes(name, x, axis)
     shape = shape_of(x)
-    if _count(shape, axes) - ddof <= 0:
-        warnings.warn(f"{name}: degrees of freedom <= 0 ({_count(shape, axes)} elements, "
+    if reduced_size(shape, axes) - ddof <= 0:
+        warnings.warn(f"{name}: degrees of freedom <= 0 ({reduced_size(shape, axes)} elements, "
                       f"ddof={ddof}); the result is NaN", RuntimeWarning, stacklevel=3)
     return apply(prim, (x,), (axes, bool(keepdims), shape, ddof))
 
