@@ -48,9 +48,9 @@ array code, so they run on arrays for an ordinary backward and on ``Tensor`` (wh
 speaks NumPy's dispatch protocols) for ``create_graph=True``.
 
 Public functions that are compositions of primitives (``flatten``, ``split``) register
-with :func:`op`, so the registry (:data:`OPS`, :data:`NUMPY_MIRRORS`, :data:`METHODS`) is
-the one list of the library's array operations: the NumPy dispatch tables and the
-Tensor methods are generated from it, and a test names any op missing from ``gg``.
+with :func:`op`, so the registry (:mod:`glassgrad.registry`: ``OPS``, ``NUMPY_MIRRORS``,
+``METHODS``) is the one list of the library's array operations: the NumPy dispatch tables
+and the Tensor methods are generated from it, and a test names any op missing from ``gg``.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ from . import anomaly, forward
 from .backend import RAW_TYPES, asarray
 from .graph import Node, protect
 from .modes import state as _modes
+from .registry import METHODS, NUMPY_MIRRORS, OPS, op, register
 from .tensor import Tensor
 
 __all__ = [
@@ -73,12 +74,6 @@ __all__ = [
 
 PRIMITIVES: dict[str, Primitive] = {}
 """Every primitive by name (the engine's unit of differentiation)."""
-OPS: dict[str, object] = {}
-"""Every public array operation by its name in ``gg`` (dotted for ``gg.linalg.*``)."""
-NUMPY_MIRRORS: dict[object, object] = {}
-"""NumPy callable (ufunc or function) -> the public op it dispatches to on Tensors."""
-METHODS: dict[str, object] = {}
-"""Tensor method name -> the public op (called with the Tensor first)."""
 
 SAME = "same"
 """``jvp=SAME``: each input's JVP rule is its VJP rule (diagonal Jacobian: g * d = d * t)."""
@@ -257,42 +252,6 @@ def _check_arity(name, rule, n_args):
         )
 
 
-def _register(name: str, entry, public, numpy, method) -> None:
-    """Enter a public op in the registry (see the module docstring).
-
-    ``entry`` is what ``gg.<name>`` is (the Primitive, or a composite function);
-    ``public`` the callable the dispatch table and the Tensor method use (the card's
-    ``call`` when it has one: one frame fewer than going through the Primitive).
-    """
-    if name in OPS:
-        raise ValueError(f"op {name!r} declared twice")
-    OPS[name] = entry
-    mirrors = numpy if isinstance(numpy, tuple) else (numpy,) if numpy is not None else ()
-    for np_callable in mirrors:
-        if np_callable in NUMPY_MIRRORS:
-            raise ValueError(f"op {name!r}: {np_callable} already mirrored by another op")
-        NUMPY_MIRRORS[np_callable] = public
-    if method:
-        for m in (name,) if method is True else (method,) if isinstance(method, str) else method:
-            if m in METHODS:
-                raise ValueError(f"op {name!r}: Tensor method {m!r} declared twice")
-            METHODS[m] = public
-
-
-def op(*, numpy=None, method=False, name=None):
-    """Decorator registering a public function composed of primitives (see :data:`OPS`).
-
-    ``numpy``: the NumPy callable(s) it mirrors; ``method``: True (or a name, or names)
-    to make it a Tensor method too; ``name``: its name in ``gg`` if not the function's.
-    """
-
-    def decorate(fn):
-        _register(name or fn.__name__, fn, fn, numpy, method)
-        return fn
-
-    return decorate
-
-
 def primitive(save: str = "", *, params: str = "", variadic: bool = False,
               quiet: bool = False, jvp=None, numpy=None, method=False, name=None,
               on_release=None, public=True, outputs: int = 1):
@@ -359,7 +318,7 @@ def primitive(save: str = "", *, params: str = "", variadic: bool = False,
             raise ValueError(f"primitive {opname!r} declared twice")
         PRIMITIVES[opname] = prim
         if public:
-            _register(opname, prim, call if call is not None else prim, numpy, method)
+            register(opname, prim, call if call is not None else prim, numpy, method)
         return prim
 
     return decorate
