@@ -15,7 +15,7 @@ import numpy as np
 
 from .modes import state
 
-__all__ = ["detect_anomaly", "AnomalyError", "is_anomaly_enabled"]
+__all__ = ["detect_anomaly", "set_detect_anomaly", "AnomalyError", "is_anomaly_enabled"]
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -96,3 +96,37 @@ class detect_anomaly:
         state.anomaly = self.prev
         state.refresh()
         np.seterr(**self._err)
+
+
+_saved_err: list = []  # NumPy's error settings from before set_detect_anomaly(True)
+
+
+def _switch(on: bool) -> None:
+    """Turn anomaly mode on or off in this thread, keeping NumPy's warnings quiet while on
+    (anomaly mode reports non-finite values itself, with a place)."""
+    on = bool(on)
+    if on and not state.anomaly:
+        _saved_err.append(np.seterr(all="ignore"))
+    elif not on and state.anomaly and _saved_err:
+        np.seterr(**_saved_err.pop())
+    state.anomaly = on
+    state.refresh()
+
+
+class set_detect_anomaly:
+    """Switch anomaly mode on or off, as ``torch.autograd.set_detect_anomaly(mode)``.
+
+    Called on its own line it sets the mode at once (for the rest of the thread's
+    work); used as ``with gg.autograd.set_detect_anomaly(True): ...`` the previous mode
+    comes back when the block ends. See :class:`detect_anomaly` for what the mode checks.
+    """
+
+    def __init__(self, mode: bool, check_nan: bool = True) -> None:
+        self.prev = state.anomaly
+        _switch(bool(mode) and bool(check_nan))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _switch(self.prev)

@@ -15,7 +15,7 @@ import numpy as np
 from .backend import _NO_FLAGS, RAW_TYPES, base_of, can_freeze
 
 __all__ = ["Node", "walk", "protect", "release", "saved_by", "why_read_only", "guarded",
-           "FREED"]
+           "FREED", "AccumulateGrad"]
 
 
 _next_seq = itertools.count().__next__
@@ -29,6 +29,40 @@ class _Freed(tuple):
 
 
 FREED = _Freed()
+
+
+class _Name(str):
+    """An op's name that is also callable: ``node.name`` (glassgrad) and ``node.name()``
+    (PyTorch's ``grad_fn.name()``) both give it."""
+
+    __slots__ = ()
+
+    def __call__(self) -> str:
+        return str(self)
+
+
+class AccumulateGrad:
+    """What ``next_functions`` shows for a leaf that requires grad, as PyTorch's
+    ``AccumulateGrad`` node: ``.variable`` is the leaf tensor, and there is nothing
+    behind it. Two of them for the same leaf compare (and hash) equal, so graph walks
+    that keep a ``seen`` set visit each leaf once."""
+
+    __slots__ = ("variable",)
+
+    next_functions = ()
+    name = _Name("AccumulateGrad")
+
+    def __init__(self, variable) -> None:
+        self.variable = variable
+
+    def __eq__(self, other) -> bool:
+        return type(other) is AccumulateGrad and other.variable is self.variable
+
+    def __hash__(self) -> int:
+        return hash((AccumulateGrad, id(self.variable)))
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad of a leaf of shape {self.variable.shape}>"
 
 
 class _Extra:
@@ -91,8 +125,27 @@ class Node:
 
     @property
     def name(self) -> str:
-        """The op's name (``mul``), as the graph pictures label a node."""
-        return self.prim.name
+        """The op's name (``mul``), as the graph pictures label a node. Also callable,
+        so PyTorch's ``grad_fn.name()`` works (glassgrad's names are the op's, ``mul``,
+        not torch's ``MulBackward0``)."""
+        return _Name(self.prim.name)
+
+    @property
+    def next_functions(self) -> tuple:
+        """One ``(fn, 0)`` pair per input, as PyTorch's ``grad_fn.next_functions``:
+        ``fn`` is the input's Node, an :class:`AccumulateGrad` (``.variable`` is the
+        leaf) for a leaf that requires grad, or ``None`` for an input needing no
+        gradient. Read-only; :func:`walk` is the iterative traversal for large graphs.
+        """
+        out = []
+        for p in self.parents:
+            if p is None or type(p) is Node:
+                out.append((p, 0))
+            elif getattr(p, "requires_grad", False):
+                out.append((AccumulateGrad(p), 0))
+            else:
+                out.append((None, 0))
+        return tuple(out)
 
     def __repr__(self) -> str:
         return f"<{self.prim.name} node, output shape {self.shape}>"

@@ -1,6 +1,6 @@
 """``gg.autograd``: gradients on demand, custom Functions, and gradient checking."""
 
-from ..anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
+from ..anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from ..engine import observe_backward
 from ..graph import saved_by, walk
 from .function import Function, FunctionCtx
@@ -10,5 +10,6 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_gradi
 __all__ = [
     "grad", "Function", "FunctionCtx", "gradcheck", "gradgradcheck", "numerical_gradient",
     "GradcheckError", "detect_anomaly", "AnomalyError", "is_anomaly_enabled",
+    "set_detect_anomaly",
     "saved_by", "observe_backward", "walk",
 ]

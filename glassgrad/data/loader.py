@@ -76,14 +76,23 @@ class DataLoader:
     drop_last : bool, default False
         Drop the last batch if it is smaller than ``batch_size`` (so every batch has the
         same size); otherwise the last batch holds the remaining samples.
-    generator : numpy.random.Generator or int, optional
+    generator : gg.Generator, numpy.random.Generator or int, optional
         Where the shuffling comes from. By default glassgrad's own generator,
         :func:`glassgrad.creation.default_generator`, looked up when each epoch starts,
         so ``gg.manual_seed(n)`` before the loop makes the whole run reproducible. A
-        NumPy ``Generator`` is used instead (and advanced) when given; an int seeds a
-        private one, so the loader's order no longer depends on other random draws.
+        :class:`glassgrad.Generator` (as torch's ``generator=``) or a NumPy ``Generator``
+        is used instead (and advanced) when given; an int seeds a private one, so the
+        loader's order no longer depends on other random draws.
     collate_fn : callable, optional
         Turns a list of samples into a batch; :func:`default_collate` by default.
+    num_workers, pin_memory, persistent_workers, prefetch_factor, timeout, \
+    worker_init_fn, multiprocessing_context, pin_memory_device
+        Accepted so PyTorch code runs unchanged, and checked as torch checks them
+        (``num_workers >= 0``; ``prefetch_factor`` and ``persistent_workers=True`` only
+        with ``num_workers > 0``), but loading always stays in this process: there are
+        no worker processes and no pinned memory (glassgrad runs on the CPU), so the
+        batches are exactly those of ``num_workers=0``. ``worker_init_fn`` is never
+        called.
 
     Notes
     -----
@@ -113,17 +122,53 @@ class DataLoader:
         drop_last: bool = False,
         generator: np.random.Generator | int | None = None,
         collate_fn: Callable | None = None,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        timeout: float = 0,
+        worker_init_fn: Callable | None = None,
+        multiprocessing_context=None,
+        *,
+        prefetch_factor: int | None = None,
+        persistent_workers: bool = False,
+        pin_memory_device: str = "",
     ) -> None:
+        if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) \
+                or num_workers < 0:
+            raise ValueError(
+                f"DataLoader: num_workers must be an int >= 0, got {num_workers!r} (loading "
+                "is in-process in glassgrad whatever the value)"
+            )
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError(
+                "DataLoader: prefetch_factor can only be given with num_workers > 0 (as in "
+                "torch); leave it at None"
+            )
+        if num_workers == 0 and persistent_workers:
+            raise ValueError(
+                "DataLoader: persistent_workers=True needs num_workers > 0 (as in torch)"
+            )
+        if timeout < 0:
+            raise ValueError(f"DataLoader: timeout must be >= 0, got {timeout!r}")
+        self.num_workers = int(num_workers)
+        self.pin_memory = bool(pin_memory)
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
+        self.prefetch_factor = prefetch_factor
+        self.persistent_workers = bool(persistent_workers)
+        self.pin_memory_device = pin_memory_device
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
-        if generator is not None and not isinstance(generator, np.random.Generator):
+        if generator is not None and not isinstance(generator, (np.random.Generator,
+                                                                creation.Generator)):
             if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
                 generator = np.random.default_rng(int(generator))
             else:
                 raise TypeError(
-                    "DataLoader: generator must be a numpy.random.Generator (e.g. "
-                    f"np.random.default_rng(0)) or an int seed, got {type(generator).__name__}"
+                    "DataLoader: generator must be a gg.Generator, a numpy.random.Generator "
+                    "(e.g. np.random.default_rng(0)) or an int seed, got "
+                    f"{type(generator).__name__}"
                 )
         self.dataset = dataset
         self.batch_size = int(batch_size)
@@ -144,8 +189,8 @@ class DataLoader:
         if not self.shuffle:
             return np.arange(n)
         # Looked up now, not in __init__: gg.manual_seed replaces the default generator.
-        rng = self.generator if self.generator is not None else creation.default_generator()
-        return rng.permutation(n)
+        # (A gg.Generator is read through too: its manual_seed replaces its NumPy stream.)
+        return creation._rng_of(self.generator, "DataLoader").permutation(n)
 
     def __iter__(self) -> Iterator:
         order = self._order()

@@ -8,6 +8,7 @@ also not in a branch that ``where`` discards (its gradient would be 0 * inf = Na
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -125,8 +126,11 @@ class softmax:
 
 def _dim(name, x, dim):
     ndim = len(shape_of(x))
-    if dim is None:  # PyTorch's legacy implicit choice
+    if dim is None:  # PyTorch's legacy implicit choice, with PyTorch's warning
         dim = 0 if ndim in (0, 1, 3) else 1
+        warnings.warn(f"Implicit dimension choice for {name} has been deprecated: it picked "
+                      f"dim={dim} for a {ndim}-d input. Pass dim= explicitly (usually the "
+                      "class axis, dim=-1)", UserWarning, stacklevel=4)
     if ndim == 0:
         return 0
     if not -ndim <= dim < ndim:

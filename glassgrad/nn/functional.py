@@ -51,7 +51,7 @@ __all__ = [
     "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "softplus",
     "elu", "dropout", "linear", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm",
     "layer_norm", "embedding", "one_hot", "mse_loss", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",
+    "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "pad",
 ]
 
 
@@ -152,3 +152,40 @@ def one_hot(tensor, num_classes=-1):
         raise OpError(f"one_hot: class values must be in [0, {num_classes}), got "
                       f"{idx.min()}..{idx.max()}")
     return Tensor._wrap((idx[..., None] == np.arange(num_classes)).astype(np.int64))
+
+
+def pad(input, pad, mode="constant", value=None):  # noqa: A002  (PyTorch's names)
+    """Pad (or, with negative widths, crop) the last dimensions, as ``torch.nn.functional.pad``.
+
+    ``pad`` is torch's flat tuple, *last dimension first*: ``(left, right)`` pads the last
+    axis, ``(left, right, top, bottom)`` the last two, and so on. It is built on
+    :func:`glassgrad.pad` (NumPy's ``pad_width``, first axis first), so the gradient is
+    the interior of the output gradient. Only ``mode="constant"`` (``value``, default 0).
+
+    >>> F.pad(gg.ones(1, 2), (1, 0)).tolist()
+    [[0.0, 1.0, 1.0]]
+    """
+    if mode != "constant":
+        raise NotImplementedError(
+            f"F.pad: only mode='constant' is supported, got mode={mode!r} (gg.pad has the "
+            "same limit)"
+        )
+    widths_flat = tuple(int(w) for w in pad)
+    shape = tuple(input.shape) if hasattr(input, "shape") else np.shape(input)
+    ndim = len(shape)
+    if len(widths_flat) % 2 or len(widths_flat) // 2 > ndim:
+        raise OpError(
+            f"F.pad: pad {widths_flat} must have an even length of at most 2 * ndim = "
+            f"{2 * ndim} for input of shape {shape} (torch order: last dimension first; "
+            "gg.pad takes NumPy's ((before, after), ...) first axis first)"
+        )
+    widths = [[0, 0] for _ in range(ndim)]
+    for k in range(len(widths_flat) // 2):
+        widths[ndim - 1 - k] = [widths_flat[2 * k], widths_flat[2 * k + 1]]
+    if any(w < 0 for ab in widths for w in ab):  # negative widths crop, as torch
+        crop = tuple(slice(max(-a, 0), n - max(-b, 0)) for (a, b), n in zip(widths, shape))
+        if any(s.start > s.stop for s in crop):
+            raise OpError(f"F.pad: pad {widths_flat} crops more than the input shape {shape}")
+        input = input[crop]
+        widths = [[max(a, 0), max(b, 0)] for a, b in widths]
+    return ops.pad(input, tuple(map(tuple, widths)), constant_values=0 if value is None else value)

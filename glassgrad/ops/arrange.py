@@ -229,9 +229,14 @@ def tile(x, reps):
 
 
 @op(numpy=np.repeat, method=True)
-def repeat(x, repeats, axis=None):
+def repeat(x, *args, axis=None, repeats=None):
     """Each element repeated ``repeats`` times along ``axis``, as ``np.repeat``
     (``axis=None``: of the flattened input); ``repeats`` an int or one count per element.
+
+    PyTorch's ``x.repeat(*sizes)`` (tiling) where NumPy's reading is impossible: three or
+    more sizes, ``(k, axis)`` with no such axis, or a sequence that is not one count per
+    element. ``x.repeat(2)`` stays NumPy's (elements repeated); for torch's tiling of a
+    tensor write ``gg.tile(x, reps)`` (see README, "For PyTorch users").
 
     A composite. An int k: x gets a length-1 axis after ``axis``, broadcast to k and
     merged in, so the VJP sums the k copies back (a reshape-sum). Per-element counts:
@@ -239,6 +244,11 @@ def repeat(x, repeats, axis=None):
     copy's cotangent back into its source (indexing's scatter-add). JVP: repeat(tx).
     """
     x = operand(x)
+    if repeats is not None:  # np.repeat(a, repeats=...)
+        args = (repeats, *args)
+    repeats, axis, sizes = _repeat_reading(x, args, axis)
+    if sizes is not None:
+        return tile(x, sizes)
     if axis is None or not shape_of(x):  # NumPy reads a 0-d input as 1-d here too
         x, axis = flatten(x), 0 if axis is None else axis
     shape = shape_of(x)
@@ -261,6 +271,30 @@ def repeat(x, repeats, axis=None):
                       f"(input shape {shape}); give one count per element, or one int")
     index = np.repeat(np.arange(n), counts)
     return getitem(x, (slice(None),) * axis + (index,))
+
+
+def _repeat_reading(x, args, axis):
+    """``(repeats, axis, None)`` for NumPy's reading of ``repeat(*args)``, or
+    ``(None, None, sizes)`` for PyTorch's tiling where NumPy's reading is impossible."""
+    shape = shape_of(x)
+    if not args:
+        raise TypeError("repeat: missing repeats (NumPy: repeat(repeats, axis=None))")
+    ints = all(isinstance(a, (int, np.integer)) for a in args)
+    if len(args) >= 3 and ints:
+        return None, None, tuple(int(a) for a in args)
+    if len(args) == 2 and ints and axis is None:
+        if -len(shape) <= args[1] < len(shape):
+            return args[0], args[1], None  # NumPy's (repeats, axis)
+        return None, None, tuple(int(a) for a in args)
+    if len(args) == 2:
+        return args[0], args[1], None
+    (repeats,) = args
+    if isinstance(repeats, (tuple, list)) and axis is None:
+        total = int(np.prod(shape, dtype=np.int64))
+        if len(repeats) != total and len(repeats) >= len(shape) and all(
+                isinstance(a, (int, np.integer)) for a in repeats):
+            return None, None, tuple(int(a) for a in repeats)
+    return repeats, axis, None
 
 
 # --- diagonals and triangles ----------------------------------------------------------------

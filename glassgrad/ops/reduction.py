@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections import namedtuple
 
 import numpy as np
 
@@ -16,6 +17,10 @@ from ..backend import NDARRAY, branch_on, operand, shape_of
 from ..broadcast import expand_to
 from ..primitive import LINEAR, OpError, apply, op, primitive
 from ..tensor import Tensor
+
+MaxResult = namedtuple("max", "values indices")
+MinResult = namedtuple("min", "values indices")
+"""PyTorch's result of ``x.max(dim=d)`` / ``x.min(dim=d)``: values and their indices."""
 
 __all__ = [
     "sum", "mean", "max", "min", "prod", "logsumexp", "var", "std", "argmax", "argmin",
@@ -57,6 +62,21 @@ def _axes(name, x, axis):
     return tuple(sorted(out))
 
 
+def torch_dim(name, axis, keepdims, dim, keepdim):
+    """``(axis, keepdims)`` from NumPy's names or PyTorch's (``dim=``, ``keepdim=``).
+
+    Every op that takes ``axis=`` takes ``dim=`` too, as a PyTorch user writes it; giving
+    both is an error rather than a silent choice.
+    """
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{name}: give axis= (NumPy's name) or dim= (PyTorch's), not both")
+        axis = tuple(dim) if isinstance(dim, list) else dim
+    if keepdim is not None:
+        keepdims = keepdim
+    return axis, keepdims
+
+
 def _keep(g, axes, keepdims, shape):
     """Re-insert reduced axes (as size 1) so ``g`` broadcasts against the input."""
     if keepdims or not axes:
@@ -72,8 +92,9 @@ class sum:
     VJP: gx = g broadcast back over the summed axes.     JVP: t_out = sum(tx, axes).
     """
 
-    def call(x, axis=None, keepdims=False):
+    def call(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Sum over ``axis`` (None: all; int or tuple), NumPy semantics."""
+        axis, keepdims = torch_dim("sum", axis, keepdims, dim, keepdim)
         return _reduce(sum, "sum", x, axis, keepdims)
 
     def forward(x, axes, keepdims, shape):
@@ -92,8 +113,9 @@ class mean:
     VJP: gx = g broadcast back, divided by N.     JVP: t_out = mean(tx, axes).
     """
 
-    def call(x, axis=None, keepdims=False):
+    def call(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Arithmetic mean over ``axis``."""
+        axis, keepdims = torch_dim("mean", axis, keepdims, dim, keepdim)
         return _reduce(mean, "mean", x, axis, keepdims)
 
     def forward(x, axes, keepdims, shape):
@@ -144,8 +166,19 @@ class max:
     VJP: gx = g * [x == out] / k.     JVP: t_out = sum(tx * [x == out] / k, axes).
     """
 
-    def call(x, axis=None, keepdims=False):
-        """Maximum over ``axis`` (values only, as NumPy); ties share the gradient."""
+    def call(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Maximum over ``axis`` (values only, as NumPy); ties share the gradient.
+
+        With PyTorch's ``dim=`` keyword the result is PyTorch's: a named tuple
+        ``(values, indices)`` (``x.max(dim=1).indices``); positional or ``axis=`` gives
+        NumPy's values only (see README, "For PyTorch users").
+        """
+        if dim is not None:
+            axis, keepdims = torch_dim("max", axis, keepdims, dim, keepdim)
+            _check_nonempty("max", x, axis)
+            values = _reduce(max, "max", x, axis, keepdims)
+            return MaxResult(values, argmax(x, axis=axis, keepdims=keepdims))
+        _, keepdims = torch_dim("max", axis, keepdims, None, keepdim)
         _check_nonempty("max", x, axis)
         return _reduce(max, "max", x, axis, keepdims)
 
@@ -164,8 +197,19 @@ class min:
     VJP: gx = g * [x == out] / k.     JVP: t_out = sum(tx * [x == out] / k, axes).
     """
 
-    def call(x, axis=None, keepdims=False):
-        """Minimum over ``axis`` (values only, as NumPy); ties share the gradient."""
+    def call(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Minimum over ``axis`` (values only, as NumPy); ties share the gradient.
+
+        With PyTorch's ``dim=`` keyword the result is PyTorch's: a named tuple
+        ``(values, indices)`` (``x.min(dim=1).indices``); positional or ``axis=`` gives
+        NumPy's values only (see README, "For PyTorch users").
+        """
+        if dim is not None:
+            axis, keepdims = torch_dim("min", axis, keepdims, dim, keepdim)
+            _check_nonempty("min", x, axis)
+            values = _reduce(min, "min", x, axis, keepdims)
+            return MinResult(values, argmin(x, axis=axis, keepdims=keepdims))
+        _, keepdims = torch_dim("min", axis, keepdims, None, keepdim)
         _check_nonempty("min", x, axis)
         return _reduce(min, "min", x, axis, keepdims)
 
@@ -186,8 +230,9 @@ class logsumexp:
     VJP: gx = g * softmax(x).     JVP: t_out = sum(tx * softmax(x), axes).
     """
 
-    def call(x, axis=None, keepdims=False):
+    def call(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """``log(sum(exp(x)))`` over ``axis``, stable for inputs of any finite size."""
+        axis, keepdims = torch_dim("logsumexp", axis, keepdims, dim, keepdim)
         return _reduce(logsumexp, "logsumexp", x, axis, keepdims)
 
     def forward(x, axes, keepdims, shape):
@@ -235,8 +280,9 @@ class prod:
     VJP: gx_i = g * prod_{j != i} x_j.     JVP: t_out = sum_i tx_i * prod_{j != i} x_j.
     """
 
-    def call(x, axis=None, keepdims=False):
+    def call(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Product over ``axis``; the gradient is exact even when elements are zero."""
+        axis, keepdims = torch_dim("prod", axis, keepdims, dim, keepdim)
         return _reduce(prod, "prod", x, axis, keepdims)
 
     def forward(x, axes, keepdims, shape):
@@ -382,13 +428,19 @@ class var:
     JVP: t_out = sum(tx * 2 (x - mean)) / (N - ddof).
     """
 
-    def call(x, axis=None, ddof=0, keepdims=False):
+    def call(x, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None,
+             unbiased=None, correction=None):
         """Variance over ``axis`` with ``ddof`` delta degrees of freedom (NumPy's default 0).
 
         Stable for huge finite inputs and exactly 0 (gradient 0) for equal values. With no
         degrees of freedom left (N - ddof <= 0) the result is NaN with a RuntimeWarning, as
         NumPy gives.
+
+        PyTorch's spellings are accepted: ``dim=``, ``keepdim=``, ``unbiased=True``
+        (ddof=1) and ``correction=`` (ddof). The default stays NumPy's ddof=0.
         """
+        axis, keepdims = torch_dim("var", axis, keepdims, dim, keepdim)
+        ddof = _ddof("var", ddof, unbiased, correction)
         return _spread(var, "var", x, axis, ddof, keepdims)
 
     def forward(x, axes, keepdims, shape, ddof):
@@ -432,8 +484,16 @@ class std:
     JVP: t_out = sum(tx * (x - mean)) / ((N - ddof) out).
     """
 
-    def call(x, axis=None, ddof=0, keepdims=False):
-        """Standard deviation ``sqrt(var(x, axis, ddof))``; gradient 0 where it is 0."""
+    def call(x, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None,
+             unbiased=None, correction=None):
+        """Standard deviation ``sqrt(var(x, axis, ddof))``; gradient 0 where it is 0.
+
+
+        PyTorch's spellings are accepted: ``dim=``, ``keepdim=``, ``unbiased=True``
+        (ddof=1) and ``correction=`` (ddof). The default stays NumPy's ddof=0.
+        """
+        axis, keepdims = torch_dim("std", axis, keepdims, dim, keepdim)
+        ddof = _ddof("std", ddof, unbiased, correction)
         return _spread(std, "std", x, axis, ddof, keepdims)
 
     def forward(x, axes, keepdims, shape, ddof):
@@ -490,6 +550,18 @@ def _spread(prim, name, x, axis, ddof, keepdims):
     return apply(prim, (x,), (axes, bool(keepdims), shape, ddof))
 
 
+def _ddof(name, ddof, unbiased, correction):
+    """NumPy's ``ddof`` from it or from PyTorch's ``unbiased=`` / ``correction=``."""
+    given = [k for k, v in (("unbiased", unbiased), ("correction", correction)) if v is not None]
+    if len(given) > 1 or (given and ddof != 0):
+        raise TypeError(f"{name}: give one of ddof= (NumPy), unbiased= or correction= (PyTorch)")
+    if unbiased is not None:
+        return 1 if unbiased else 0
+    if correction is not None:
+        return correction
+    return ddof
+
+
 def _check_nonempty(name, x, axis):
     """max/min over an empty axis has no value (NumPy raises too); a zero-length axis
     that is not reduced is fine: the result is empty along it."""
@@ -500,14 +572,16 @@ def _check_nonempty(name, x, axis):
 
 
 @op(numpy=np.argmax, method=True)
-def argmax(x, axis=None, keepdims=False):
-    """Index of the maximum (an integer tensor, no gradient)."""
+def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Index of the maximum (an integer tensor, no gradient); ``dim=``/``keepdim=`` too."""
+    axis, keepdims = torch_dim("argmax", axis, keepdims, dim, keepdim)
     data = x._data if isinstance(x, Tensor) else np.asarray(x)
     return Tensor._wrap(np.argmax(data, axis=axis, keepdims=keepdims))
 
 
 @op(numpy=np.argmin, method=True)
-def argmin(x, axis=None, keepdims=False):
-    """Index of the minimum (an integer tensor, no gradient)."""
+def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Index of the minimum (an integer tensor, no gradient); ``dim=``/``keepdim=`` too."""
+    axis, keepdims = torch_dim("argmin", axis, keepdims, dim, keepdim)
     data = x._data if isinstance(x, Tensor) else np.asarray(x)
     return Tensor._wrap(np.argmin(data, axis=axis, keepdims=keepdims))

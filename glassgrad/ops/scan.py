@@ -61,9 +61,10 @@ class cumsum:
     JVP: t_out = cumsum(tx)  (linear).
     """
 
-    def call(x, axis=None):
-        """Cumulative sum along ``axis``; ``axis=None`` scans the flattened input (NumPy)."""
-        x, axis = _scan_input("cumsum", x, axis)
+    def call(x, axis=None, *, dim=None):
+        """Cumulative sum along ``axis``; ``axis=None`` scans the flattened input (NumPy).
+        ``dim=`` is PyTorch's name for the axis."""
+        x, axis = _scan_input("cumsum", x, axis if dim is None else dim)
         return apply(cumsum, (x,), (axis,))
 
     def forward(x, axis):
@@ -95,12 +96,13 @@ class cumprod:
     JVP: t_out = T,  T_k = x_k T_{k-1} + E_k tx_k.
     """
 
-    def call(x, axis=None):
-        """Cumulative product along ``axis`` (``axis=None``: of the flattened input).
+    def call(x, axis=None, *, dim=None):
+        """Cumulative product along ``axis`` (``axis=None``: of the flattened input;
+        ``dim=`` is PyTorch's name).
 
         The gradient is exact also where elements are exactly zero.
         """
-        x, axis = _scan_input("cumprod", x, axis)
+        x, axis = _scan_input("cumprod", x, axis if dim is None else dim)
         return apply(cumprod, (x,), (axis,))
 
     def forward(x, axis):

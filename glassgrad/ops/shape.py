@@ -67,6 +67,11 @@ class transpose:
     def call(x, *axes_given, axes=None):
         """Permute the axes (reverse them when ``axes`` is None), as ``np.transpose``.
 
+        Two separate ints swap those two axes, as PyTorch's ``x.transpose(0, 1)`` (NumPy
+        reads them as a whole permutation, which for more than 2 axes is an error, and for
+        a 2-D tensor agrees except on the identity ``(0, 1)``, which nobody writes to mean
+        "leave it"). A tuple is always NumPy's permutation: ``x.transpose((0, 1))``.
+
         ``axes`` is a permutation of the axes, as a sequence, as several ints
         (``t.transpose(1, 0)``) or (for a 1-d input) an int; negative axes count from
         the end.
@@ -75,6 +80,8 @@ class transpose:
         >>> gg.transpose(gg.zeros((2, 3, 4)), (2, 0, -2)).shape
         (4, 2, 3)
         """
+        if len(axes_given) == 2 and all(isinstance(a, (int, np.integer)) for a in axes_given):
+            return _swap(x, *axes_given)  # x.transpose(0, 1): PyTorch's swap (see below)
         if len(axes_given) == 1:
             axes = axes_given[0]
         elif axes_given:
@@ -118,8 +125,10 @@ class concatenate:
     VJP: gx_k = the slice of g that x_k occupies.     JVP: t_out = concatenate(t_k).
     """
 
-    def call(xs, axis=0):
-        """Join a sequence of tensors along an existing axis."""
+    def call(xs, axis=0, *, dim=None):
+        """Join a sequence of tensors along an existing axis (``dim=``: PyTorch's name)."""
+        if dim is not None:
+            axis = dim
         xs = tuple(xs)
         if not xs:
             raise OpError("concatenate: need at least one input")
@@ -214,6 +223,10 @@ def _axes_list(op, axes, shape):
     return items
 
 
+def _swap(x, axis1, axis2):
+    return swapaxes(x, axis1, axis2)
+
+
 @op(numpy=np.swapaxes, method=True)
 def swapaxes(x, axis1, axis2):
     """Exchange two axes (a transpose)."""
@@ -257,8 +270,10 @@ def expand_dims(x, axis):
 
 
 @op(numpy=np.stack)
-def stack(xs, axis=0):
-    """Join tensors of equal shape along a new axis."""
+def stack(xs, axis=0, *, dim=None):
+    """Join tensors of equal shape along a new axis (``dim=``: PyTorch's name)."""
+    if dim is not None:
+        axis = dim
     xs = tuple(xs)
     if not xs:
         raise OpError("stack: need at least one input")
