@@ -146,8 +146,9 @@ class Tensor:
 
     @property
     def size(self) -> int:
-        """Number of elements (NumPy's meaning; an int attribute, not a method)."""
-        return self._data.size
+        """Number of elements, an int (NumPy's meaning) that can also be called as
+        torch's method: ``t.size()`` is the shape (a :class:`Size`), ``t.size(d)`` one dim."""
+        return _SizeAttr(self._data.size, self._data.shape)
 
     @property
     def dtype(self) -> np.dtype:
@@ -302,6 +303,42 @@ class Tensor:
         self._writable_or_raise("copy_")
         np.copyto(self._data, as_array(src), casting="same_kind")
         return self
+
+class Size(tuple):
+    """A shape, as ``torch.Size``: a tuple (``t.size()``; ``t.shape`` is a plain tuple)."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        """The number of elements of a tensor of this shape (``torch.Size.numel``)."""
+        return int(np.prod(self, dtype=np.int64))
+
+    def __repr__(self) -> str:
+        return f"gg.Size({list(self)})"
+
+
+class _SizeAttr(int):
+    """``t.size``: the element count as an int (NumPy), callable as torch's ``size()``."""
+
+    def __new__(cls, n, shape):
+        self = int.__new__(cls, n)
+        self._shape = shape
+        return self
+
+    def __call__(self, dim=None):
+        """``t.size()``: the shape as a :class:`Size`; ``t.size(d)``: the length of dim
+        ``d`` (negative counts from the end), as ``torch.Tensor.size``."""
+        if dim is None:
+            return Size(self._shape)
+        nd = len(self._shape)
+        if not -max(nd, 1) <= dim < max(nd, 1) or nd == 0:
+            raise IndexError(f"size({dim}): dim out of range for a tensor of shape "
+                             f"{self._shape}")
+        return self._shape[dim]
+
+    def __reduce__(self):  # pickles and copies as the plain int it is
+        return (int, (int(self),))
+
 
 class _HookHandle:
     """Returned by ``register_hook``; ``remove()`` unregisters the hook."""

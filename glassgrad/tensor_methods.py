@@ -22,6 +22,7 @@ from .modes import state
 from .numpy_dispatch import array_function, array_ufunc
 from .primitive import METHODS, Primitive, apply
 from .tensor import Tensor, as_array
+from .torch_surface import EXTENSIONS, TorchMethods
 
 __all__: list = []  # nothing to import from here: importing it attaches the methods
 
@@ -222,6 +223,28 @@ class _Methods:
     def mT(self):
         return ops.swapaxes(self, -1, -2)
 
+    def split(self, split_size_or_sections, dim=0):
+        """PyTorch's ``x.split``: pieces of ``split_size`` along ``dim`` (the last one may
+        be smaller), or pieces of the given sizes. NumPy's ndarray has no ``split`` method;
+        ``gg.split(x, k)`` keeps NumPy's reading (k equal pieces)."""
+        n = self.shape[dim]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            size = int(split_size_or_sections)
+            if size <= 0:
+                raise ValueError(f"split: split_size must be positive, got {size}")
+            sizes = [size] * (n // size) + ([n % size] if n % size else [])
+        else:
+            sizes = [int(s) for s in split_size_or_sections]
+            if sum(sizes) != n:
+                raise ValueError(f"split: sizes {sizes} do not add up to {n}, the length of "
+                                 f"dim {dim} (shape {self.shape})")
+        lead = (slice(None),) * (dim % self.ndim)
+        pieces, start = [], 0
+        for s in sizes:
+            pieces.append(ops.getitem(self, lead + (slice(start, start + s),)))
+            start += s
+        return tuple(pieces)
+
     # --- NumPy dispatch ------------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         return array_ufunc(ufunc, method, inputs, kwargs)
@@ -259,6 +282,13 @@ def _attach() -> None:
         if name in vars(_Methods):
             raise TypeError(f"Tensor.{name} is both an op method and a hand-written one")
         setattr(Tensor, name, _method(name, public))
+    # torch spellings (torch_surface.py) only under names not taken: a torch spelling
+    # never replaces a NumPy method
+    for name, value in vars(TorchMethods).items():
+        if name not in skip and name not in vars(_Methods) and name not in METHODS:
+            setattr(Tensor, name, value)
+    for name, extend in EXTENSIONS.items():  # NumPy methods that take torch keywords too
+        setattr(Tensor, name, extend(getattr(Tensor, name)))
     numpy_dispatch.build()
 
 

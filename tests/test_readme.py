@@ -92,3 +92,10 @@ def test_how_it_works_repr_points_at_the_rule():
     shown = re.search(r"<primitive sum \((glassgrad/ops/reduction\.py):(\d+)\)>", text)
     assert shown, "README shows where sum's rules are"
     assert repr(gg.sum) == shown.group(0), f"README shows {shown.group(0)}, now {gg.sum!r}"
+
+
+def test_pytorch_style_training_loop_runs_and_learns():
+    code = next(b for b in _blocks() if "images.view" in b)
+    env: dict = {}
+    exec(compile(code, "README-pytorch-loop", "exec"), env)
+    assert env["accuracy"] > 0.6 and env["loss"].item() < 1.0
