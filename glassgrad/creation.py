@@ -16,6 +16,7 @@ import numpy as np
 
 from . import dtypes
 from .backend import array_of, asarray
+from .ops import concatenate, expand_dims
 from .tensor import Tensor
 
 __all__ = [
@@ -321,8 +322,6 @@ def cat(tensors, dim=0, *, axis=None) -> Tensor:
     >>> gg.cat([gg.zeros(1, 2), gg.ones(1, 1)], dim=1).tolist()
     [[0.0, 0.0, 1.0]]
     """
-    from .ops import concatenate
-
     return concatenate(tensors, axis=dim if axis is None else axis)
 
 
@@ -338,8 +337,6 @@ def unsqueeze(x, dim) -> Tensor:
     >>> gg.unsqueeze(gg.zeros(2, 3), -1).shape
     (2, 3, 1)
     """
-    from .ops import expand_dims
-
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
         raise TypeError(
             f"unsqueeze: dim must be an int, got {dim!r}; for several axes use "
