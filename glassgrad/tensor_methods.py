@@ -20,6 +20,7 @@ import numpy as np
 from . import engine, numpy_dispatch, ops
 from .modes import state
 from .numpy_dispatch import array_function, array_ufunc
+from .ops.arrange import sort_with_indices
 from .primitive import METHODS, Primitive, apply
 from .tensor import Tensor, as_array
 from .torch_surface import EXTENSIONS, TorchMethods
@@ -222,6 +223,12 @@ class _Methods:
     @property
     def mT(self):
         return ops.swapaxes(self, -1, -2)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        """PyTorch's ``x.sort()``: ``(values, indices)`` along ``dim`` (always stable).
+        ``gg.sort(x)`` / ``np.sort(x)`` give NumPy's values only; NumPy's in-place
+        ``ndarray.sort`` has no Tensor counterpart (see README, "For PyTorch users")."""
+        return sort_with_indices(self, dim, descending)
 
     def split(self, split_size_or_sections, dim=0):
         """PyTorch's ``x.split``: pieces of ``split_size`` along ``dim`` (the last one may

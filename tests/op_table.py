@@ -739,7 +739,7 @@ import rows_linalg  # noqa: E402,F401
 import rows_nn  # noqa: E402,F401
 import rows_products  # noqa: E402,F401
 
-NOT_METHODS = {"sort"}  # ndarray.sort is in place (None), torch's returns a pair: no method
+NOT_METHODS = {"sort"}  # Tensor.sort is PyTorch's (values, indices), not gg.sort
 TENSOR_METHODS: tuple[str, ...] = tuple(
     n for n in OP_NAMES if "." not in n and hasattr(np.ndarray, n) and n not in NOT_METHODS)
 OPERATOR_OPS: tuple[str, ...] = ("add", "sub", "mul", "truediv", "pow", "neg", "getitem")

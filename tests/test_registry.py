@@ -41,9 +41,9 @@ def test_every_declared_method_is_on_tensor(name):
 
 # ops named like a NumPy function that are deliberately not its mirror
 _NOT_MIRRORED = {"astype"}  # np.astype only exists from NumPy 2.1; t.astype is the method
-# ndarray methods deliberately not Tensor methods: ndarray.sort sorts in place and
-# returns None, torch's Tensor.sort returns (values, indices); gg.sort returns values,
-# and a method that did either would silently surprise half the users
+# ndarray-named ops whose Tensor method is deliberately not the op: gg.sort returns
+# NumPy's values, while Tensor.sort is PyTorch's (values, indices) (ndarray.sort sorts in
+# place and returns None, which a Tensor method cannot mirror)
 _NOT_METHODS = {"sort"}
 
 

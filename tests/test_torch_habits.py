@@ -121,6 +121,33 @@ def _scn_repeat_tiles_where_numpy_reading_is_impossible(lib):
 
 
 
+def _scn_sort_method_returns_values_and_indices(lib):
+    x = _leaf(lib, np.array([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0]]))
+    up = x.sort()
+    down = x.sort(dim=0, descending=True)
+    (up.values * lib.tensor(np.array([1.0, 2.0, 3.0]))).sum().backward()
+    return up.values, up.indices, down.values, down.indices, x.grad
+
+
+def _scn_flatten_start_end_dim(lib):
+    x = _leaf(lib)
+    a, b, c = x.flatten(1), x.flatten(0, 1), x.flatten()
+    (a.sum() + (b * b).sum() + c[3]).backward()
+    return a, b, c, x.grad
+
+
+def _scn_flip_roll_diff_cross_take_torch_names(lib):
+    x = _leaf(lib)
+    cross = (lambda a, b: torch.linalg.cross(a, b, dim=1)) if lib is torch else (
+        lambda a, b: gg.cross(a, b, dim=1))
+    f = lib.flip(x, dims=[0, 2])
+    r = lib.roll(x, shifts=1, dims=2)
+    d = lib.diff(x, dim=1)
+    c = cross(x, x * x + 1.0)  # axis 1 has length 3
+    ((f * f).sum() + r[0, 0, 0] + d.sum() + (c * c).sum()).backward()
+    return f, r, d, c, x.grad
+
+
 SCENARIOS = [v for k, v in sorted(globals().items()) if k.startswith("_scn_")]
 
 
@@ -178,3 +205,11 @@ def test_repeat_with_numpys_reading_stays_numpys():
     np.testing.assert_array_equal(x.repeat(2, 1).numpy(), np.repeat(A[0], 2, axis=1))
     np.testing.assert_array_equal(np.repeat(x, repeats=2, axis=0).numpy(),
                                   np.repeat(A[0], 2, axis=0))
+
+
+def test_init_functions_take_a_generator():
+    w, v = gg.zeros(3, 4), gg.zeros(3, 4)
+    for fill in (gg.nn.init.kaiming_uniform_, gg.nn.init.xavier_normal_, gg.nn.init.normal_):
+        fill(w, generator=gg.Generator().manual_seed(7))
+        fill(v, generator=gg.Generator().manual_seed(7))
+        np.testing.assert_array_equal(w.numpy(), v.numpy())

@@ -102,14 +102,16 @@ def _shape(tensor):
     return np.shape(getattr(tensor, "_data", tensor))
 
 
-def uniform_(tensor, a: float = 0.0, b: float = 1.0):
+def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
     """Fill with samples from U(a, b)."""
-    return _fill(tensor, creation.default_generator().uniform(a, b, _shape(tensor)), "uniform_")
+    rng = creation._rng_of(generator, "init.uniform_")
+    return _fill(tensor, rng.uniform(a, b, _shape(tensor)), "uniform_")
 
 
-def normal_(tensor, mean: float = 0.0, std: float = 1.0):
+def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
     """Fill with samples from N(mean, std^2)."""
-    return _fill(tensor, creation.default_generator().normal(mean, std, _shape(tensor)),
+    rng = creation._rng_of(generator, "init.normal_")
+    return _fill(tensor, rng.normal(mean, std, _shape(tensor)),
                  "normal_")
 
 
@@ -128,7 +130,7 @@ def zeros_(tensor):
     return _fill(tensor, 0, "zeros_")
 
 
-def xavier_uniform_(tensor, gain: float = 1.0):
+def xavier_uniform_(tensor, gain: float = 1.0, generator=None):
     """Glorot uniform: U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)).
 
     The variance of U(-a, a) is a^2 / 3 = gain^2 * 2 / (fan_in + fan_out).
@@ -139,20 +141,22 @@ def xavier_uniform_(tensor, gain: float = 1.0):
     """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return _fill(tensor, creation.default_generator().uniform(-bound, bound, _shape(tensor)),
+    rng = creation._rng_of(generator, "init.xavier_uniform_")
+    return _fill(tensor, rng.uniform(-bound, bound, _shape(tensor)),
                  "xavier_uniform_")
 
 
-def xavier_normal_(tensor, gain: float = 1.0):
+def xavier_normal_(tensor, gain: float = 1.0, generator=None):
     """Glorot normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
-    return _fill(tensor, creation.default_generator().normal(0.0, std, _shape(tensor)),
+    rng = creation._rng_of(generator, "init.xavier_normal_")
+    return _fill(tensor, rng.normal(0.0, std, _shape(tensor)),
                  "xavier_normal_")
 
 
 def kaiming_uniform_(tensor, a: float = 0, mode: str = "fan_in",
-                     nonlinearity: str = "leaky_relu"):
+                     nonlinearity: str = "leaky_relu", generator=None):
     """He uniform: U(-b, b) with b = gain * sqrt(3 / fan), gain from ``nonlinearity``.
 
     ``a`` is the negative slope for ``leaky_relu``; ``mode`` picks ``fan_in`` (keeps
@@ -164,14 +168,16 @@ def kaiming_uniform_(tensor, a: float = 0, mode: str = "fan_in",
     """
     gain = calculate_gain(nonlinearity, a)
     bound = gain * math.sqrt(3.0 / _fan(tensor, mode))
-    return _fill(tensor, creation.default_generator().uniform(-bound, bound, _shape(tensor)),
+    rng = creation._rng_of(generator, "init.kaiming_uniform_")
+    return _fill(tensor, rng.uniform(-bound, bound, _shape(tensor)),
                  "kaiming_uniform_")
 
 
 def kaiming_normal_(tensor, a: float = 0, mode: str = "fan_in",
-                    nonlinearity: str = "leaky_relu"):
+                    nonlinearity: str = "leaky_relu", generator=None):
     """He normal: N(0, std^2) with std = gain / sqrt(fan)."""
     gain = calculate_gain(nonlinearity, a)
     std = gain / math.sqrt(_fan(tensor, mode))
-    return _fill(tensor, creation.default_generator().normal(0.0, std, _shape(tensor)),
+    rng = creation._rng_of(generator, "init.kaiming_normal_")
+    return _fill(tensor, rng.normal(0.0, std, _shape(tensor)),
                  "kaiming_normal_")

@@ -11,6 +11,7 @@ linear in its input and its VJP moves the cotangent back: ``flip`` is its own tr
 from __future__ import annotations
 
 import operator
+from collections import namedtuple
 
 import numpy as np
 
@@ -149,8 +150,11 @@ class flip:
     VJP: gx = flip(g, axes).     JVP: t_out = flip(tx, axes).
     """
 
-    def call(x, axis=None):
-        """Reverse the order of elements along ``axis`` (None: every axis; int or tuple)."""
+    def call(x, axis=None, *, dims=None):
+        """Reverse the order of elements along ``axis`` (None: every axis; int or tuple;
+        ``dims=`` is PyTorch's name)."""
+        if dims is not None:
+            axis = tuple(dims) if isinstance(dims, list) else dims
         x = operand(x)
         return apply(flip, (x,), (_axes("flip", shape_of(x), axis),))
 
@@ -174,9 +178,14 @@ class roll:
     VJP: gx = roll(g, -shift, axis).     JVP: t_out = roll(tx, shift, axis).
     """
 
-    def call(x, shift, axis=None):
+    def call(x, shift=None, axis=None, *, shifts=None, dims=None):
         """Roll elements by ``shift`` places along ``axis`` (ints or matching tuples);
-        elements pushed off the end come back at the start."""
+        elements pushed off the end come back at the start. ``shifts=``/``dims=`` are
+        PyTorch's names."""
+        shift = shifts if shift is None else shift
+        axis = dims if axis is None else axis
+        if shift is None:
+            raise TypeError("roll: missing shift (NumPy's shift=, PyTorch's shifts=)")
         x = operand(x)
         shape = shape_of(x)
         if isinstance(shift, (int, np.integer)):
@@ -297,6 +306,26 @@ def _repeat_reading(x, args, axis):
     return repeats, axis, None
 
 
+SortResult = namedtuple("sort", "values indices")
+"""PyTorch's result of ``x.sort()``: the sorted values and where they came from."""
+
+
+def sort_with_indices(x, dim=-1, descending=False):
+    """PyTorch's ``x.sort(dim, descending)``: ``(values, indices)``, stable (ties keep
+    their order in both directions); the values are differentiable (indexing)."""
+    shape = shape_of(x)
+    if not shape:
+        return SortResult(x, Tensor._wrap(np.zeros((), dtype=np.int64)))
+    axis = _axis("sort", shape, dim)
+    data = array_of(x)
+    perm = np.argsort(-data if descending else data, axis=axis, kind="stable")
+    ndim = len(shape)
+    index = tuple(perm if a == axis else
+                  np.arange(n).reshape((1,) * a + (n,) + (1,) * (ndim - a - 1))
+                  for a, n in enumerate(shape))
+    return SortResult(getitem(x, index), Tensor._wrap(perm.astype(np.int64)))
+
+
 # --- diagonals and triangles ----------------------------------------------------------------
 
 @op(numpy=np.diagonal, method=True)
@@ -377,7 +406,7 @@ def triu(x, k=0):
 # --- sorting --------------------------------------------------------------------------------
 
 @op(numpy=np.sort)
-def sort(x, axis=-1, kind=None, order=None):
+def sort(x, axis=-1, kind=None, order=None, *, dim=None):
     """The values of x sorted along ``axis`` (``axis=None``: flattened), as ``np.sort``.
 
     out = x[perm] with perm = argsort(x) along the axis (stable: ties keep their order),
@@ -387,11 +416,14 @@ def sort(x, axis=-1, kind=None, order=None):
     route tied elements the other way round). ``kind`` is accepted and does not change
     the values; NaNs sort last, as NumPy.
 
-    Not a Tensor method, on purpose: ``ndarray.sort`` sorts in place and returns None,
-    and an out-of-place ``Tensor.sort`` returning values would silently differ from it
-    (code written for NumPy would keep using the unsorted tensor). Use ``gg.sort(t)`` or
-    ``np.sort(t)``.
+    ``dim=`` is PyTorch's name for the axis. ``gg.sort`` returns the values only, as
+    NumPy; the method ``x.sort()`` is PyTorch's, returning ``(values, indices)`` (see
+    :func:`sort_with_indices`): NumPy's ``ndarray.sort`` sorts in place and returns None,
+    which a Tensor method cannot mirror without surprising PyTorch users, so the method
+    follows PyTorch and the README's table says so.
     """
+    if dim is not None:
+        axis = dim
     if order is not None:
         raise TypeError("sort: order= (fields of structured arrays) is not supported")
     x = operand(x)

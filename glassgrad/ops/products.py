@@ -256,9 +256,11 @@ class cross:
     JVP: t_out = ta x b + a x tb.
     """
 
-    def call(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    def call(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None, *, dim=None):
         """Cross product of 3-vectors along ``axis`` (or ``axisa``/``axisb`` of the inputs
         and ``axisc`` of the output, as np.cross); the other axes broadcast."""
+        if dim is not None:  # PyTorch's name (torch.linalg.cross(dim=))
+            axis = dim
         if axis is not None:
             axisa = axisb = axisc = axis
         sa, sb = shape_of(a), shape_of(b)

@@ -157,7 +157,7 @@ _NOT_GIVEN = None
 
 
 @op(numpy=np.diff)
-def diff(x, n=1, axis=-1, prepend=_NOT_GIVEN, append=_NOT_GIVEN):
+def diff(x, n=1, axis=-1, prepend=_NOT_GIVEN, append=_NOT_GIVEN, *, dim=None):
     """The n-th discrete difference along ``axis``: out_k = x_{k+1} - x_k, applied n times.
 
     Linear, d out_k/dx_{k+1} = 1, d out_k/dx_k = -1: a composite of slicing and
@@ -166,6 +166,8 @@ def diff(x, n=1, axis=-1, prepend=_NOT_GIVEN, append=_NOT_GIVEN):
     ``append`` are joined on first (scalars broadcast to one slice), as ``np.diff``;
     ``n=0`` returns the input. Booleans give ``x_{k+1} != x_k``, as NumPy.
     """
+    if dim is not None:  # PyTorch's name
+        axis = dim
     try:
         n = operator.index(n)
     except TypeError:

@@ -187,9 +187,24 @@ class pad:
 # --- public functions built on the primitives above ----------------------------------------
 
 @op(method=("flatten", "ravel"))
-def flatten(x):
-    """A 1-D copy of ``x`` (row-major), as ``ndarray.flatten``."""
-    return apply(reshape, (x,), ((-1,), shape_of(x)))
+def flatten(x, start_dim=0, end_dim=-1):
+    """A 1-D copy of ``x`` (row-major), as ``ndarray.flatten``; with PyTorch's
+    ``start_dim``/``end_dim`` only those axes are merged (``x.flatten(1)``: one row per
+    sample)."""
+    shape = shape_of(x)
+    if not shape:
+        return apply(reshape, (x,), ((1,), shape))
+    if isinstance(start_dim, str):  # ndarray.flatten(order): only row-major exists here
+        if start_dim not in ("C", "K", "A"):
+            raise NotImplementedError(f"flatten: order={start_dim!r} is not supported")
+        start_dim = 0
+    ndim = len(shape)
+    lo, hi = start_dim % ndim, end_dim % ndim
+    if lo > hi:
+        raise OpError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                      f"(input shape {shape})")
+    new = shape[:lo] + (int(np.prod(shape[lo:hi + 1], dtype=np.int64)),) + shape[hi + 1:]
+    return apply(reshape, (x,), (new, shape))
 
 
 def _transpose(x, axes):
