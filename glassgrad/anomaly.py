@@ -21,7 +21,20 @@ _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 class AnomalyError(RuntimeError):
-    """A NaN or Inf appeared in a forward or backward computation."""
+    """A NaN or Inf appeared in a forward or backward computation.
+
+    The facts are attributes as well as the message: ``op`` (the primitive's name),
+    ``phase`` (``"forward"`` or ``"backward"``), ``filename`` and ``lineno`` (where the op
+    was called in the user's code), ``inputs`` (one dict of statistics per input: ``shape``,
+    ``dtype``, ``min``, ``max``, ``nan``, ``inf``; in backward also the cotangent, as
+    ``"g"``), and ``masked`` (True for the masked-branch trap, see :func:`check_backward`).
+    """
+
+    def __init__(self, message, *, op=None, phase=None, filename=None, lineno=None,
+                 inputs=(), masked=False):
+        super().__init__(message)
+        self.op, self.phase, self.filename, self.lineno = op, phase, filename, lineno
+        self.inputs, self.masked = list(inputs), masked
 
 
 def is_anomaly_enabled() -> bool:
@@ -45,26 +58,119 @@ def _where(trace) -> str:
     return "".join(traceback.format_list(trace)).rstrip()
 
 
+def _site(trace):
+    """(filename, lineno) of the innermost user frame, or (None, None)."""
+    return (trace[-1].filename, trace[-1].lineno) if trace else (None, None)
+
+
+def _array(value):
+    return np.asarray(getattr(value, "_data", value))
+
+
 def _bad(value) -> bool:
-    arr = np.asarray(value)
+    arr = _array(value)
     return arr.dtype.kind in "fc" and not np.all(np.isfinite(arr))
 
 
-def check_forward(prim, out) -> None:
-    if _bad(out):
+def stats(name: str, value) -> dict:
+    """Shape, dtype, min, max and NaN/Inf counts of one value (NaN-aware min/max)."""
+    arr = _array(value)
+    row = {"name": name, "shape": arr.shape, "dtype": str(arr.dtype), "min": None,
+           "max": None, "nan": 0, "inf": 0}
+    if arr.dtype.kind in "biufc" and arr.size:
+        if arr.dtype.kind in "fc":
+            row["nan"] = int(np.isnan(arr).sum())
+            row["inf"] = int(np.isinf(arr).sum())
+            finite = arr[np.isfinite(arr)] if row["nan"] or row["inf"] else arr
+            data = finite if finite.size else arr
+        else:
+            data = arr
+        row["min"], row["max"] = float(np.min(data.real)), float(np.max(data.real))
+    return row
+
+
+def _table(rows) -> str:
+    lines = []
+    for r in rows:
+        rng = "" if r["min"] is None else f", finite range [{r['min']:.4g}, {r['max']:.4g}]"
+        bad = f", {r['nan']} NaN, {r['inf']} Inf" if r["nan"] or r["inf"] else ""
+        lines.append(f"    {r['name']}: shape {r['shape']}, {r['dtype']}{rng}{bad}")
+    return "\n".join(lines)
+
+
+def check_forward(prim, out, datas=()) -> None:
+    """Raise if ``out`` (of ``prim``, computed from ``datas``) is not finite while its
+    inputs were: the place a NaN or Inf is born in the forward pass."""
+    if not _bad(out):
+        return
+    trace = _user_frames()[-3:]
+    filename, lineno = _site(trace)
+    names = getattr(prim, "inputs", None) or [f"input {i}" for i in range(len(datas))]
+    rows = [stats(n, d) for n, d in zip(names, datas)
+            if d is not None and np.ndim(_array(d)) >= 0]
+    born = all(r["nan"] == 0 and r["inf"] == 0 for r in rows)
+    how = ("its inputs were finite: this op is where the non-finite value is born"
+           if born else "an input was already non-finite (made outside anomaly mode?)")
+    raise AnomalyError(
+        f"{prim.name} produced NaN/Inf in its forward output (shape {np.shape(out)}); "
+        f"{how}.\nInputs:\n{_table(rows)}\nIt was called at:\n{_where(trace)}",
+        op=prim.name, phase="forward", filename=filename, lineno=lineno, inputs=rows)
+
+
+def check_backward(node, g, grads, out=None, ins=None) -> None:
+    """Raise at the root cause of a non-finite gradient: the node whose rule turned a
+    finite cotangent ``g`` and finite saved values into a non-finite gradient.
+
+    The masked-branch trap is recognised: where the bad gradient entries had a cotangent
+    of exactly 0 (the branch was masked out by ``where`` or a mask multiply), the NaN is
+    ``0 * inf`` from the rule's own derivative at a point the forward never used.
+    """
+    bad = [i for i, gx in enumerate(grads) if gx is not None and _bad(gx)]
+    if not bad:
+        return
+    prim = node.prim
+    names = list(getattr(prim, "inputs", ())) or [f"input {i}" for i in range(len(grads))]
+    filename, lineno = _site(node.trace)
+    rows = [stats("g (cotangent in)", g)]
+    if out is not None and not isinstance(out, tuple):
+        rows.append(stats("out (saved)", out))
+    for n, d in zip(names, ins or ()):
+        if d is not None:
+            rows.append(stats(n, d))
+    i = bad[0]
+    which = names[i] if i < len(names) else f"input {i}"
+    if _bad(g):
         raise AnomalyError(
-            f"{prim.name} produced NaN/Inf in its forward output (shape {np.shape(out)}).\n"
-            f"It was called at:\n{_where(_user_frames()[-3:])}"
-        )
+            f"the cotangent reaching {prim.name} is already NaN/Inf: it came from the "
+            "seed gradient passed to backward() or from a hook, not from an op's rule.\n"
+            f"Values:\n{_table(rows)}\nThat {prim.name} was created at:\n"
+            f"{_where(node.trace)}",
+            op=prim.name, phase="backward", filename=filename, lineno=lineno, inputs=rows)
+    masked = _masked_trap(g, grads[i])
+    hint = ""
+    if masked:
+        hint = (f"\nThe masked-branch trap: at the bad entries the cotangent reaching "
+                f"{prim.name} is exactly 0 (a where() or mask multiply did not select this "
+                f"branch there), but {prim.name}'s derivative at those inputs is infinite, "
+                f"and 0 * inf = NaN. Make the branch's input safe where it is not used, "
+                f"e.g. sqrt(where(x > 0, x, 1)) instead of where(x > 0, sqrt(x), 0).")
+    raise AnomalyError(
+        f"the backward of {prim.name} produced NaN/Inf in the gradient of its input "
+        f"{which!r} from a finite cotangent: this rule is the root cause.{hint}\n"
+        f"Values:\n{_table(rows)}\nThat {prim.name} was created at:\n{_where(node.trace)}",
+        op=prim.name, phase="backward", filename=filename, lineno=lineno, inputs=rows,
+        masked=masked)
 
 
-def check_backward(node, grads) -> None:
-    for i, gx in enumerate(grads):
-        if gx is not None and _bad(getattr(gx, "_data", gx)):
-            raise AnomalyError(
-                f"the backward of {node.prim.name} produced NaN/Inf in the gradient of its "
-                f"input {i}.\nThat {node.prim.name} was created at:\n{_where(node.trace)}"
-            )
+def _masked_trap(g, gx) -> bool:
+    """Whether every non-finite entry of ``gx`` sits where the cotangent ``g`` was 0."""
+    g, gx = _array(g), _array(gx)
+    try:
+        zero = np.broadcast_to(g == 0, np.broadcast_shapes(g.shape, gx.shape))
+        bad = np.broadcast_to(~np.isfinite(gx), zero.shape)
+    except ValueError:  # a reduced gradient (broadcast input): no elementwise reading
+        return False
+    return bool(bad.any() and np.all(zero[bad]))
 
 
 class detect_anomaly:

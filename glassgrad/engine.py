@@ -248,7 +248,7 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
                                  or prim.on_release is not None):
             n.release()  # the one place saved values are freed (nodes that saved any)
         if check:
-            anomaly.check_backward(n, gxs)
+            anomaly.check_backward(n, g, gxs, out, ins)
         if observer is not None:
             observer(n, g, [None if p is None or gx is None else
                             _fit(gx, p.shape if type(p) is Node else p._data.shape, n, gxs)

@@ -375,7 +375,7 @@ def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
         t._node = None
         t.requires_grad = False
         if special and _modes.anomaly:
-            anomaly.check_forward(prim, out)
+            anomaly.check_forward(prim, out, datas)
         return t
 
     if prim.save_all:
@@ -392,7 +392,7 @@ def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
     t.requires_grad = True
     if special and _modes.anomaly:
         anomaly.record(node)
-        anomaly.check_forward(prim, out)
+        anomaly.check_forward(prim, out, datas)
     return t
 
 
