@@ -3,6 +3,7 @@
 from ..anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from ..engine import observe_backward
 from ..graph import saved_by, walk
+from .checkpoint import SavedTensorsSummary, checkpoint, saved_tensors_summary
 from .function import Function, FunctionCtx
 from .grad import grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_gradient
@@ -12,4 +13,5 @@ __all__ = [
     "GradcheckError", "detect_anomaly", "AnomalyError", "is_anomaly_enabled",
     "set_detect_anomaly",
     "saved_by", "observe_backward", "walk",
+    "checkpoint", "saved_tensors_summary", "SavedTensorsSummary",
 ]
