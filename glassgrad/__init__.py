@@ -15,7 +15,7 @@ tensor(3.)
 from . import tensor_methods  # noqa: F401
 
 # isort: split
-from . import autograd, data, func, linalg, nn, ops, optim
+from . import autograd, data, diagnostics, func, linalg, nn, ops, optim
 from .creation import (
     Generator,
     allclose,
@@ -81,7 +81,8 @@ globals().update(TORCH_ALIASES)
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "tensor", "GradientTape", "autograd", "func", "linalg", "nn", "optim", "data",
+    "Tensor", "tensor", "GradientTape", "autograd", "diagnostics", "func", "linalg", "nn",
+    "optim", "data",
     "OpError",
     "save", "load", "CheckpointError",
     "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "eye", "randn", "rand",

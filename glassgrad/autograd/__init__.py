@@ -7,6 +7,7 @@ from .checkpoint import SavedTensorsSummary, checkpoint, saved_tensors_summary
 from .function import Function, FunctionCtx
 from .grad import grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_gradient
+from .localize import BadBackward, find_bad_backward
 
 __all__ = [
     "grad", "Function", "FunctionCtx", "gradcheck", "gradgradcheck", "numerical_gradient",
@@ -14,4 +15,5 @@ __all__ = [
     "set_detect_anomaly",
     "saved_by", "observe_backward", "walk",
     "checkpoint", "saved_tensors_summary", "SavedTensorsSummary",
+    "find_bad_backward", "BadBackward",
 ]

@@ -95,6 +95,25 @@ def _numerical(fn, inputs, wrt, eps, out_shapes):
     return blocks
 
 
+_LISTED = 5  # how many of the worst Jacobian entries a failure message lists
+
+
+def _index(flat, shape) -> tuple:
+    return tuple(int(v) for v in np.unravel_index(flat, shape)) if shape else ()
+
+
+def _relative(a, n) -> float:
+    return abs(a - n) / max(abs(a), abs(n), 1e-300)
+
+
+def _describe(worst, inputs, out_shapes) -> str:
+    """One line of a failure's table: which entry, both values, the relative error."""
+    _, oi, i, j, e, a, n = worst
+    return (f"  d output {oi}{list(_index(j, out_shapes[oi]))} / d input {i} element "
+            f"{_index(e, inputs[i].shape)}: analytical {a:.10g}, numerical {n:.10g}, "
+            f"relative error {_relative(a, n):.3g}")
+
+
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True) -> bool:
     """Check ``fn``'s analytical gradients against central differences, in float64.
 
@@ -117,7 +136,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True) 
         raise ValueError("gradcheck: no input has requires_grad=True, nothing to check")
     out_shapes, analytical = _analytical(fn, inputs, wrt)
     numerical = _numerical(fn, inputs, wrt, eps, out_shapes)
-    worst = None
+    failures = []  # (excess, output, input, output element, input element, a, n)
+    count = 0  # all mismatching entries; the message lists the worst few
     for oi in range(len(out_shapes)):
         for k, i in enumerate(wrt):
             a, n = analytical[oi][k], numerical[oi][k]
@@ -125,20 +145,30 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True) 
             # a NaN on one side only is the worst mismatch there is (NaN > 0 is False)
             excess[np.isnan(a) != np.isnan(n)] = np.inf
             if excess.size and excess.max() > 0:
-                j, e = np.unravel_index(np.argmax(excess), excess.shape)
-                if worst is None or excess[j, e] > worst[0]:
-                    worst = (excess[j, e], oi, i, j, e, a[j, e], n[j, e])
-    if worst is None:
+                flat = excess.ravel()
+                count += int(np.count_nonzero(flat > 0))
+                top = np.argsort(-flat, kind="stable")[:_LISTED]
+                for f in top:
+                    if not flat[f] > 0:
+                        break
+                    j, e = np.unravel_index(f, excess.shape)
+                    failures.append((flat[f], oi, i, j, e, a[j, e], n[j, e]))
+    if not failures:
         return True
-    _, oi, i, j, e, a, n = worst
-    elem = np.unravel_index(e, inputs[i].shape) if inputs[i].ndim else ()
-    out_elem = np.unravel_index(j, out_shapes[oi]) if out_shapes[oi] else ()
-    rel = abs(a - n) / max(abs(a), abs(n), 1e-300)
+    failures.sort(key=lambda w: -w[0])
+    lines = [_describe(w, inputs, out_shapes) for w in failures[:_LISTED]]
+    _, oi, i, j, e, a, n = failures[0]
+    elem = _index(e, inputs[i].shape)
+    out_elem = _index(j, out_shapes[oi])
+    rel = _relative(a, n)
     msg = (
-        f"gradcheck failed: input {i}, element {tuple(int(v) for v in elem)} "
-        f"(d output {oi}{list(int(v) for v in out_elem)} / d input {i}): "
+        f"gradcheck failed: input {i}, element {elem} "
+        f"(d output {oi}{list(out_elem)} / d input {i}): "
         f"analytical {a:.10g}, numerical {n:.10g}, relative error {rel:.3g} "
-        f"(atol={atol}, rtol={rtol}, eps={eps})"
+        f"(atol={atol}, rtol={rtol}, eps={eps})\n"
+        f"the worst {len(lines)} of the {count} mismatching Jacobian entries:\n"
+        + "\n".join(lines)
+        + "\nfind_bad_backward(fn, *inputs) names the op whose backward is wrong."
     )
     if raise_exception:
         raise GradcheckError(msg)
