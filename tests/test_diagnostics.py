@@ -322,3 +322,30 @@ def test_module_docstring_example_runs():
     for t in finder.find(mon_mod, globs={"gg": gg, "Monitor": Monitor}):
         runner.run(t)
     assert runner.summarize(verbose=False).failed == 0
+
+
+def test_every_k_records_one_iteration_in_k_with_its_update_ratio_in_both_call_orders():
+    for order in ("mon_first", "opt_first"):
+        gg.manual_seed(0)
+        net = gg.nn.Sequential(gg.nn.Linear(4, 8), gg.nn.ReLU(), gg.nn.Linear(8, 1))
+        opt = gg.optim.SGD(net.parameters(), lr=0.1)
+        mon = Monitor(net, opt, every=3)
+        x = gg.randn(16, 4)
+        for _ in range(7):
+            loss = (net(x) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            if order == "mon_first":
+                mon.step()
+                opt.step()
+            else:
+                opt.step()
+                mon.step()
+        assert [r["step"] for r in mon.history] == [0, 3, 6]
+        for rec in mon.history:
+            ratios = [p["update_ratio"] for p in rec["params"].values()]
+            assert all(r is not None and r > 0 for r in ratios), (order, rec["step"])
+        assert all(rec["activations"] for rec in mon.history)
+        mon.remove()
+    with pytest.raises(ValueError, match="every"):
+        Monitor(net, every=0)

@@ -227,6 +227,10 @@ class Monitor:
     optimizer : gg.optim.Optimizer, optional
         When given, its ``step`` is wrapped (on the instance, undone by :meth:`remove`) to
         measure each update: ``||w_after - w_before|| / ||w_before||`` per parameter.
+    every : int
+        Record one training iteration in ``every`` (default: each). The others skip the
+        hooks' statistics, the weight copies and the norms, so a monitor left on for a
+        long run costs a counter increment per iteration.
 
     Use
     ---
@@ -247,7 +251,11 @@ class Monitor:
         ``{layer path: [parameter names]}`` of the parameterised layers, in model order.
     """
 
-    def __init__(self, model: Module, optimizer=None) -> None:
+    def __init__(self, model: Module, optimizer=None, every: int = 1) -> None:
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"Monitor: every must be a positive int, got {every!r}")
+        self.every = every  # record one iteration in ``every``; the others cost ~nothing
+        self._calls = 0  # iterations seen (step() calls)
         if not isinstance(model, Module):
             raise TypeError(
                 f"Monitor: model must be a gg.nn.Module, got {type(model).__name__}"
@@ -292,8 +300,10 @@ class Monitor:
     def _make_hook(self, label: str, kind: str):
         acts = self._acts
 
+        monitor = self
+
         def hook(module, args, output):
-            if not modes.grad_enabled:
+            if not modes.grad_enabled or monitor._calls % monitor.every:
                 return None
             data = getattr(output, "_data", None)
             if data is None:
@@ -312,7 +322,7 @@ class Monitor:
         monitor = self
 
         def step(*args, **kwargs):
-            if not monitor._attached:
+            if not monitor._attached or not monitor._wants_update():
                 return original(*args, **kwargs)
             before = {name: p._data.copy() for name, p in params.items()}
             result = original(*args, **kwargs)
@@ -334,6 +344,14 @@ class Monitor:
         optimizer.step = step
         self._wrapper = step
 
+    def _wants_update(self) -> bool:
+        """Whether this optimizer step belongs to a recorded iteration: the coming one
+        (``opt.step()`` before ``mon.step()``) or the one just recorded (after it)."""
+        if self._calls % self.every == 0:
+            return True
+        last = self.history[-1] if self.history else None
+        return last is not None and not last["_has_update"] and last["step"] == self._calls - 1
+
     @staticmethod
     def _apply_updates(record: dict, ratios: dict) -> None:
         for name, r in ratios.items():
@@ -345,8 +363,15 @@ class Monitor:
     def step(self) -> dict:
         """Record the current gradients, weights and activation statistics; return the record.
 
-        Call it once per training iteration, after ``loss.backward()``.
+        Call it once per training iteration, after ``loss.backward()``. With
+        ``Monitor(..., every=k)`` only one iteration in k is recorded (the others return
+        None and cost a counter increment), for long runs and small models.
         """
+        iteration = self._calls
+        self._calls += 1
+        if iteration % self.every:
+            self._acts.clear()
+            return None
         params = {}
         for name, p in self._params.items():
             g = p.grad
@@ -362,7 +387,7 @@ class Monitor:
                 entry["grad_norm"] = gn
             params[name] = entry
         record = {
-            "step": len(self.history),
+            "step": iteration,
             "params": params,
             "activations": {label: s.record() for label, s in self._acts.items()},
             "_has_update": False,
