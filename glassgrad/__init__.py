@@ -56,6 +56,7 @@ from .dtypes import (
     set_default_dtype,
     uint8,
 )
+from .explain import explain
 from .grad_mode import (
     enable_grad,
     inference_mode,
@@ -84,7 +85,7 @@ __all__ = [
     "Tensor", "tensor", "GradientTape", "autograd", "diagnostics", "func", "linalg", "nn",
     "optim", "data",
     "OpError",
-    "save", "load", "CheckpointError",
+    "save", "load", "CheckpointError", "explain",
     "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "eye", "randn", "rand",
     "manual_seed", "default_generator", "set_default_dtype", "get_default_dtype",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",

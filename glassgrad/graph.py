@@ -147,6 +147,53 @@ class Node:
                 out.append((None, 0))
         return tuple(out)
 
+    @property
+    def inputs(self) -> tuple:
+        """The node's inputs, one per input of the op: the input's Node, the leaf Tensor,
+        or None (an input that needs no gradient). For walking a graph by hand in a REPL:
+        ``loss.grad_fn.inputs[0].inputs``..."""
+        return tuple(self.parents)
+
+    @property
+    def saved(self) -> dict:
+        """What the op keeps for its backward, by the names its rules use (``out``, ``x``,
+        ``y``...): {name: array}. Empty after a backward that freed them."""
+        kept = {}
+        if self.out is not None:
+            if type(self.out) is tuple:
+                kept.update({f"out{i}": o for i, o in enumerate(self.out)})
+            else:
+                kept["out"] = self.out
+        ins = self.ins
+        if ins is not None and ins is not FREED:
+            names = getattr(self.prim, "inputs", None) or [f"x{i}" for i in range(len(ins))]
+            for name, arr in zip(names, ins):
+                if arr is not None:
+                    kept[name] = arr
+        return kept
+
+    def describe(self) -> str:
+        """A few lines for a person: the op, where its rule is, its inputs and what it saved."""
+        where = self.prim.where() if hasattr(self.prim, "where") else ""
+        lines = [f"{self.prim.name} node: output shape {self.shape}, dtype {self.dtype}"
+                 + (f"  (rule at {where})" if where else "")]
+        for i, p in enumerate(self.parents):
+            if p is None:
+                what = "constant (no gradient)"
+            elif type(p) is Node:
+                what = f"{p.prim.name} node, shape {p.shape}"
+            else:
+                what = f"leaf tensor, shape {tuple(p.shape)}"
+            lines.append(f"  input {i}: {what}")
+        saved = self.saved
+        if saved:
+            items = ", ".join(f"{k} {tuple(getattr(v, 'shape', ()))} ({getattr(v, 'nbytes', 0)} B)"
+                              for k, v in saved.items())
+            lines.append(f"  saved for backward: {items}")
+        elif self.ins is FREED:
+            lines.append("  saved values: freed by a backward (use retain_graph=True to keep)")
+        return "\n".join(lines)
+
     def __repr__(self) -> str:
         return f"<{self.prim.name} node, output shape {self.shape}>"
 
