@@ -15,7 +15,7 @@ tensor(3.)
 from . import tensor_methods  # noqa: F401
 
 # isort: split
-from . import autograd, data, diagnostics, func, linalg, nn, ops, optim
+from . import autograd, data, diagnostics, func, linalg, nn, ops, optim, viz
 from .creation import (
     Generator,
     allclose,
@@ -83,7 +83,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "tensor", "GradientTape", "autograd", "diagnostics", "func", "linalg", "nn",
-    "optim", "data",
+    "optim", "data", "viz",
     "OpError",
     "save", "load", "CheckpointError", "explain",
     "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "eye", "randn", "rand",
