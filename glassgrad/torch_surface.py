@@ -28,6 +28,7 @@ import numpy as np
 
 from . import dtypes, ops
 from .modes import state
+from .ops.indexing import gather_along
 from .ops.norms import vector_norm
 from .tensor import Tensor, as_array
 
@@ -90,18 +91,6 @@ def _convert(x: Tensor, dtype) -> Tensor:
     if dtypes.is_floating(dtype):
         return ops.astype(x, dtype)
     return Tensor._wrap(x._data.astype(dtype))
-
-
-def _gather(x, dim: int, idx: np.ndarray):
-    """``x`` gathered along ``dim`` at ``idx`` (torch.gather, np.take_along_axis), by
-    advanced indexing: gradients scatter back through getitem."""
-    nd = idx.ndim
-    index = tuple(
-        idx if a == dim else np.arange(idx.shape[a]).reshape(
-            [-1 if i == a else 1 for i in range(nd)])
-        for a in range(nd)
-    )
-    return ops.getitem(x, index)
 
 
 def _keep_dtype_value(value, dtype):
@@ -380,7 +369,7 @@ class TorchMethods:
             order = np.flip(order, axis=d)
         idx = np.take(order, np.arange(k), axis=d).astype(np.int64)
         src = self if self.ndim else ops.reshape(self, (1,))
-        values = _gather(src, d, idx)
+        values = gather_along(src, idx, d)
         if self.ndim == 0:
             values, idx = ops.reshape(values, ()), idx.reshape(())
         return topk_result(values, Tensor._wrap(idx))

@@ -19,7 +19,7 @@ from ..backend import array_of, operand, shape_of
 from ..primitive import LINEAR, OpError, apply, op, primitive
 from ..tensor import Tensor
 from .elementwise import where
-from .indexing import getitem, unwrap_index
+from .indexing import gather_along, getitem, unwrap_index
 from .reduction import sum as _sum
 from .shape import broadcast_to, concatenate, flatten, reshape, transpose
 
@@ -319,11 +319,7 @@ def sort_with_indices(x, dim=-1, descending=False):
     axis = _axis("sort", shape, dim)
     data = array_of(x)
     perm = np.argsort(-data if descending else data, axis=axis, kind="stable")
-    ndim = len(shape)
-    index = tuple(perm if a == axis else
-                  np.arange(n).reshape((1,) * a + (n,) + (1,) * (ndim - a - 1))
-                  for a, n in enumerate(shape))
-    return SortResult(getitem(x, index), Tensor._wrap(perm.astype(np.int64)))
+    return SortResult(gather_along(x, perm, axis), Tensor._wrap(perm.astype(np.int64)))
 
 
 # --- diagonals and triangles ----------------------------------------------------------------
@@ -434,9 +430,4 @@ def sort(x, axis=-1, kind=None, order=None, *, dim=None):
         raise OpError("sort: axis given for a 0-d input (use axis=None)")
     axis = _axis("sort", shape, axis)
     data = x._data if isinstance(x, Tensor) else x
-    perm = np.argsort(data, axis=axis, kind="stable")
-    ndim = len(shape)
-    index = tuple(perm if a == axis else
-                  np.arange(n).reshape((1,) * a + (n,) + (1,) * (ndim - a - 1))
-                  for a, n in enumerate(shape))
-    return getitem(x, index)
+    return gather_along(x, np.argsort(data, axis=axis, kind="stable"), axis)

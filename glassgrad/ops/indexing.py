@@ -137,3 +137,14 @@ def _kept_mask(shape, index):
     keep = np.ones(shape, dtype=np.bool_)  # a constant mask (host: an index, not data)
     keep[index] = False
     return keep
+
+
+def gather_along(x, indices: np.ndarray, axis: int):
+    """``x`` picked along ``axis`` at integer ``indices`` (``np.take_along_axis``), by
+    advanced indexing: the gradient scatters back through ``getitem``. ``indices`` has
+    x's number of axes; along the others it is broadcast against ``arange``."""
+    nd = indices.ndim
+    index = tuple(indices if a == axis else
+                  np.arange(indices.shape[a]).reshape([-1 if i == a else 1 for i in range(nd)])
+                  for a in range(nd))
+    return getitem(x, index)

@@ -173,14 +173,7 @@ class max:
         ``(values, indices)`` (``x.max(dim=1).indices``); positional or ``axis=`` gives
         NumPy's values only (see README, "For PyTorch users").
         """
-        if dim is not None:
-            axis, keepdims = torch_dim("max", axis, keepdims, dim, keepdim)
-            _check_nonempty("max", x, axis)
-            values = _reduce(max, "max", x, axis, keepdims)
-            return MaxResult(values, argmax(x, axis=axis, keepdims=keepdims))
-        _, keepdims = torch_dim("max", axis, keepdims, None, keepdim)
-        _check_nonempty("max", x, axis)
-        return _reduce(max, "max", x, axis, keepdims)
+        return _extreme(max, argmax, MaxResult, x, axis, keepdims, dim, keepdim)
 
     def forward(x, axes, keepdims, shape):
         return np.max(x, axis=axes, keepdims=keepdims)
@@ -204,14 +197,7 @@ class min:
         ``(values, indices)`` (``x.min(dim=1).indices``); positional or ``axis=`` gives
         NumPy's values only (see README, "For PyTorch users").
         """
-        if dim is not None:
-            axis, keepdims = torch_dim("min", axis, keepdims, dim, keepdim)
-            _check_nonempty("min", x, axis)
-            values = _reduce(min, "min", x, axis, keepdims)
-            return MinResult(values, argmin(x, axis=axis, keepdims=keepdims))
-        _, keepdims = torch_dim("min", axis, keepdims, None, keepdim)
-        _check_nonempty("min", x, axis)
-        return _reduce(min, "min", x, axis, keepdims)
+        return _extreme(min, argmin, MinResult, x, axis, keepdims, dim, keepdim)
 
     def forward(x, axes, keepdims, shape):
         return np.min(x, axis=axes, keepdims=keepdims)
@@ -548,6 +534,18 @@ def _spread(prim, name, x, axis, ddof, keepdims):
         warnings.warn(f"{name}: degrees of freedom <= 0 ({reduced_size(shape, axes)} elements, "
                       f"ddof={ddof}); the result is NaN", RuntimeWarning, stacklevel=3)
     return apply(prim, (x,), (axes, bool(keepdims), shape, ddof))
+
+
+def _extreme(prim, arg, result, x, axis, keepdims, dim, keepdim):
+    """max/min's public call: NumPy's values, or with ``dim=`` PyTorch's named tuple
+    ``(values, indices)`` (``arg`` is argmax/argmin, ``result`` the tuple type)."""
+    name = prim.name
+    axis, keepdims = torch_dim(name, axis, keepdims, dim, keepdim)
+    _check_nonempty(name, x, axis)
+    values = _reduce(prim, name, x, axis, keepdims)
+    if dim is None:
+        return values
+    return result(values, arg(x, axis=axis, keepdims=keepdims))
 
 
 def _ddof(name, ddof, unbiased, correction):
