@@ -28,7 +28,7 @@ from .modes import state
 from .primitive import as_gradient, output_cotangents, select_output
 from .tensor import Tensor
 
-__all__ = ["backward", "run_backward", "seed", "observe_backward"]
+__all__ = ["backward", "run_backward", "seed", "observe_backward", "observe_forward"]
 
 
 def seed(root: Tensor, gradient, create_graph: bool):
@@ -165,6 +165,39 @@ class observe_backward:
 
     def __exit__(self, *exc) -> None:
         state.backward_observer = self.prev
+
+
+class observe_forward:
+    """Context manager: call ``observer(node, inputs, out)`` for every node an op records.
+
+    ``inputs`` are the op's input arrays (constants included, in the op's argument
+    order; for a custom ``Function``, its arguments), ``out`` its output array (a tuple for
+    a multi-output op). Only ops that record a node (grad mode on, some input requiring
+    grad) are seen. The graph pictures use it to remember constants and intermediate
+    values that the graph itself does not keep. Per thread; while no observer is set the
+    ops pay nothing for it (the check sits on the path anomaly mode already takes).
+
+    >>> import glassgrad as gg
+    >>> x = gg.ones(3, requires_grad=True)
+    >>> seen = []
+    >>> with gg.autograd.observe_forward(lambda node, ins, out: seen.append(node.prim.name)):
+    ...     y = (x * 2).sum()
+    >>> seen
+    ['mul', 'sum']
+    """
+
+    def __init__(self, observer) -> None:
+        self.observer = observer
+
+    def __enter__(self):
+        self.prev = state.forward_observer
+        state.forward_observer = self.observer
+        state.refresh()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        state.forward_observer = self.prev
+        state.refresh()
 
 
 def run_backward(roots, seeds, retain_graph, create_graph, capture=None):

@@ -1,4 +1,4 @@
-"""The per-thread switches every op reads: grad mode, anomaly mode, forward level.
+"""The per-thread switches every op reads: grad mode, anomaly mode, forward level, observers.
 
 They live on one ``threading.local`` object, as PyTorch keeps its grad mode per thread:
 ``no_grad()``, ``optimizer.step()`` or a ``backward()`` in one thread never stops
@@ -24,7 +24,9 @@ class _ThreadModes(threading.local):
     anomaly: bool = False  # check every value for NaN/Inf and remember creation sites
     forward_level: int = 0  # innermost open forward-mode level; 0: forward mode off
     backward_observer = None  # called per node by backward (observe_backward)
-    special: bool = False  # anomaly or forward_level: one read on the hot path (refresh())
+    forward_observer = None  # called per new node by the ops (observe_forward)
+    # anomaly, forward_level or forward_observer: one read on the hot path (refresh())
+    special: bool = False
 
     def __init__(self) -> None:
         # Runs once in each thread, on its first use: the stacks are the thread's own.
@@ -33,8 +35,10 @@ class _ThreadModes(threading.local):
 
 
     def refresh(self) -> None:
-        """Recompute ``special`` after changing ``anomaly`` or ``forward_level``."""
-        self.special = bool(self.anomaly or self.forward_level)
+        """Recompute ``special`` after changing ``anomaly``, ``forward_level`` or
+        ``forward_observer``."""
+        self.special = bool(self.anomaly or self.forward_level
+                            or self.forward_observer is not None)
 
 
 state = _ThreadModes()

@@ -390,9 +390,12 @@ def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
         node.protected = _protect_saved(prim.name, ins, saved_out, parents)
     t._node = node
     t.requires_grad = True
-    if special and _modes.anomaly:
-        anomaly.record(node)
-        anomaly.check_forward(prim, out, datas)
+    if special:
+        if _modes.anomaly:
+            anomaly.record(node)
+            anomaly.check_forward(prim, out, datas)
+        if _modes.forward_observer is not None:
+            _modes.forward_observer(node, datas, out)
     return t
 
 
@@ -484,6 +487,8 @@ def _apply_multi(prim, outs, datas, parents, params, requires):
         node.protected = protected or None
     if _modes.anomaly:
         anomaly.record(node)
+    if _modes.forward_observer is not None:
+        _modes.forward_observer(node, datas, outs)
     return tuple(select_output(node, i, o) for i, o in enumerate(outs))
 
 

@@ -30,7 +30,8 @@ def test_the_expected_examples_exist():
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_every_example_runs_fast(name, capsys):
+def test_every_example_runs_fast(name, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # whatever an example writes by default lands here
     module = load(name)
     module.main(["--fast"])
     assert capsys.readouterr().out.strip()  # it reported something

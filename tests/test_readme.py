@@ -99,3 +99,18 @@ def test_pytorch_style_training_loop_runs_and_learns():
     env: dict = {}
     exec(compile(code, "README-pytorch-loop", "exec"), env)
     assert env["accuracy"] > 0.6 and env["loss"].item() < 1.0
+
+
+def test_graph_pictures_example_draws_and_prints(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    import pytest
+
+    if shutil.which("dot") is None:
+        pytest.importorskip("matplotlib", reason="needs Graphviz's dot or matplotlib")
+    code = next(b for b in _blocks() if "gg.viz.record()" in b)
+    monkeypatch.chdir(tmp_path)
+    env: dict = {}
+    exec(compile(code, "README-viz", "exec"), env)
+    assert "</svg>" in (tmp_path / "z.svg").read_text()
+    assert "mul (*)" in capsys.readouterr().out and env["x"].grad.item() == 3.0

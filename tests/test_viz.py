@@ -1,5 +1,6 @@
 """gg.viz: DOT text, pictures on both paths (Graphviz and matplotlib), Jupyter repr."""
 
+import re
 import shutil
 import subprocess
 
@@ -35,6 +36,12 @@ def _mlp():
     return model, loss
 
 
+def _dot_nodes(dot, prefix):
+    """DOT node statements whose key starts with ``prefix`` ("op", "leaf", "c", "mod")."""
+    return [ln.strip() for ln in dot.splitlines()
+            if re.match(rf"\s+{prefix}\d", ln) and "->" not in ln]
+
+
 def _op_names(out):
     return {n.name for n in gg.graph.walk([out])}
 
@@ -44,7 +51,7 @@ def test_dot_names_ops_and_leaves_seed_example():
     dot = to_dot(z, params={"x": x})
     assert dot.startswith("digraph")
     for name in _op_names(z):
-        assert f'label="{name}\\n' in dot
+        assert f'label="{name}' in dot
     assert 'label="x\\n' in dot
     assert "grad 3" in dot  # dz/dx = 3, shown on the leaf
     assert "legend" in dot and "log scale" in dot
@@ -59,7 +66,7 @@ def test_dot_mlp_after_backward():
     model, loss = _mlp()
     dot = to_dot(loss, model=model)
     for name in _op_names(loss):
-        assert f'label="{name}\\n' in dot
+        assert f'label="{name}' in dot
     for pname, _ in model.named_parameters():
         assert f'label="{pname}\\n' in dot
     assert dot.count("grad ") >= 4  # every parameter has its gradient shown
@@ -87,7 +94,7 @@ def test_max_nodes_note():
         y = y * 1.01
     dot = to_dot(y, max_nodes=10)
     assert "20 more ops not shown" in dot
-    assert dot.count("shape=box,") == 10
+    assert len(_dot_nodes(dot, "op")) == 10
 
 
 def test_collapse_module_one_box_per_module():

@@ -248,4 +248,7 @@ class Function:
             o = object.__new__(Tensor)
             o._data, o._node, o.requires_grad = r._data, n, True
             outs.append(o)
+        if state.forward_observer is not None:
+            state.forward_observer(node, [a._data if isinstance(a, Tensor) else a for a in args],
+                                   tuple(r._data for r in results) if multi else results[0]._data)
         return ctx, (tuple(outs) if multi else outs[0])

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..graph import FREED, Node, _next_seq, walk
+from ._record import Snapshot, recorded
 
 __all__ = ["to_dot", "trace_modules", "build_layout_graph", "RAMP", "colour_of"]
 
@@ -36,40 +37,6 @@ def colour_of(magnitude) -> str:
 
 def _text_colour(fill: str) -> str:
     return "white" if fill in (RAMP[0], RAMP[1], RAMP[-1], RAMP[-2], ZERO_GRAD) else "black"
-
-
-def _fmt_num(v) -> str:
-    if isinstance(v, (bool, np.bool_)):
-        return str(bool(v))
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    return f"{float(v):.4g}"
-
-
-def _summary(arr, show_values) -> str:
-    """Values for small arrays (<= 6 elements), else shape/mean/std/norm."""
-    a = np.asarray(arr)
-    small = a.size <= 6 if show_values == "auto" else bool(show_values)
-    if small and a.size <= 64:
-        if a.ndim == 0:
-            return _fmt_num(a.item())
-        return "[" + ", ".join(_fmt_num(v) for v in a.ravel()) + "]" + (
-            f" shape {tuple(a.shape)}" if a.ndim > 1 else "")
-    if a.size == 0:
-        return f"shape {tuple(a.shape)} (empty)"
-    if a.dtype.kind in "fc" or a.dtype.kind in "iu":
-        f = a.astype(np.float64) if a.dtype.kind != "c" else np.abs(a)
-        return (f"shape {tuple(a.shape)} mean {f.mean():.3g} std {f.std():.3g} "
-                f"norm {np.linalg.norm(f.ravel()):.3g}")
-    return f"shape {tuple(a.shape)}"
-
-
-def _rms(arr):
-    a = np.asarray(arr)
-    if a.size == 0:
-        return None
-    a = np.abs(a).astype(np.float64)
-    return float(np.sqrt(np.mean(a * a)))
 
 
 def _esc(s: str) -> str:
@@ -118,6 +85,21 @@ def _leaf_names(params, model) -> dict:
         for n, p in items:
             names[id(p)] = n
     return names
+
+
+def _data_names(params) -> list:
+    """(array, name) of each tensor in ``params``: constants (inputs needing no gradient)
+    reach the graph as arrays, so this is how ``x`` in ``params`` names the data box."""
+    if params is None:
+        return []
+    items = params.items() if hasattr(params, "items") else params
+    return [(p._data, n) for n, p in items if hasattr(p, "_data")]
+
+
+def _data_name(snap, data_names):
+    if snap is None:
+        return None
+    return next((n for a, n in data_names if snap.came_from(a)), None)
 
 
 # --- module tracing (for collapse="module") -------------------------------------------------
@@ -172,17 +154,64 @@ def trace_modules(model):
 
 
 # --- the graph as plain data (shared by the DOT writer and the matplotlib layout) -------------
+# A symbol after the op's name where a person would write one (the seed's "x -> *3 -> +5").
+SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@", "pow": "**",
+           "neg": "-x", "maximum": "max", "minimum": "min"}
+
+
+def _op_value(node, roots):
+    """A Snapshot of the op's output: recorded, the output tensor itself, or saved ``out``."""
+    rec = recorded(node)
+    if rec is not None and rec.value is not None:
+        return rec.value
+    if id(node) in roots:
+        return Snapshot(roots[id(node)])
+    out = node.out
+    if out is not None and type(out) is not tuple:
+        return Snapshot(out)
+    return None
+
+
+def _op_grad(node, show_grads):
+    if not show_grads:
+        return None
+    rec = recorded(node)
+    if rec is not None and rec.grad is not None:
+        return rec.grad
+    g = _retained_grad(node)
+    return None if g is None else Snapshot(g)
+
+
+def _constant(node, i):
+    """A Snapshot of the op's input ``i`` that needs no gradient: recorded, or saved."""
+    rec = recorded(node)
+    if rec is not None and i in rec.constants:
+        return rec.constants[i]
+    ins = node.ins
+    if ins is not None and ins is not FREED and i < len(ins) and ins[i] is not None:
+        return Snapshot(ins[i])
+    return None
+
+
 def build_layout_graph(output, params=None, model=None, show_values="auto", show_grads=True,
                        max_nodes=200, collapse=None):
     """The picture as plain data: ``(nodes, edges, notes)``.
 
-    ``nodes``: dict id -> {"kind": "op"|"leaf"|"module"|"note", "label": [lines],
-    "fill": hex}; ``edges``: list of (src_id, dst_id); ``notes``: lines for the legend.
+    ``nodes``: dict id -> {"kind": "op"|"leaf"|"const"|"module"|"note", "label": [lines],
+    "fill": hex, "output": bool}; ``edges``: list of (src_id, dst_id); ``notes``: lines
+    for the legend (what the picture cannot show, and why).
     """
     if collapse not in (None, "module"):
         raise ValueError(f"to_dot: collapse must be None or 'module', not {collapse!r}")
-    roots = output if isinstance(output, (list, tuple)) else [output]
-    nodes_list = walk(roots)
+    outputs = output if isinstance(output, (list, tuple)) else [output]
+    for t in outputs:
+        if getattr(t, "_node", None) is None:
+            raise ValueError(
+                "gg.viz: the tensor has no recorded graph (it does not require grad, or it "
+                "was made under no_grad); draw a result computed from tensors with "
+                "requires_grad=True")
+    roots = {id(t._node): t for t in outputs}
+    nodes_list = walk(outputs)
     trace = None
     if collapse == "module":
         if model is None:
@@ -199,6 +228,7 @@ def build_layout_graph(output, params=None, model=None, show_values="auto", show
         nodes_list = nodes_list[hidden:]
     shown = {id(n) for n in nodes_list}
     names = _leaf_names(params, model)
+    data_names = _data_names(params)
     out_nodes, edges, seen_edges = {}, [], set()
 
     def add_edge(a, b):
@@ -216,28 +246,40 @@ def build_layout_graph(output, params=None, model=None, show_values="auto", show
                 key = f"mod{call[0]}"
                 if key not in out_nodes:
                     out_nodes[key] = {"kind": "module", "label": [call[2] or "(module)"],
-                                      "fill": NO_GRAD, "ops": [], "ids": [id(node)]}
-                out_nodes[key]["ops"].append(node.name)
-                out_nodes[key]["out"] = f"{tuple(node.shape)} {_dtype_name(node.dtype)}"
+                                      "fill": NO_GRAD, "ops": [], "output": False}
+                box = out_nodes[key]
+                box["ops"].append(node.name)
+                box["out"] = f"{tuple(node.shape)} {_dtype_name(node.dtype)}"
+                g = _op_grad(node, show_grads)  # the last op's gradient: the module's output
+                box["grad"] = g
+                box["output"] = box["output"] or id(node) in roots
         box_of[id(node)] = key
 
+    op_grads_known = op_boxes = 0
     leaf_ids, counter = {}, [0]
     for node in nodes_list:
         key = box_of[id(node)]
-        g = _retained_grad(node) if show_grads else None
         if key.startswith("op"):
-            label = [f"{node.name}", f"{tuple(node.shape)} {_dtype_name(node.dtype)}",
-                     _saved_line(node)]
+            op_boxes += 1
+            g = _op_grad(node, show_grads)
+            value = _op_value(node, roots)
+            symbol = SYMBOLS.get(node.name)
+            title = f"{node.name} ({symbol})" if symbol else node.name
+            if id(node) in roots and id(roots[id(node)]) in names:  # the output, named
+                title = f"{names[id(roots[id(node)])]} = {title}"
+            label = [title,
+                     f"{tuple(node.shape)} {_dtype_name(node.dtype)}"]
+            if value is not None:
+                label.append("value " + value.text(show_values, False))
             if g is not None:
-                label.append("grad " + _summary(g, show_values))
-            out_nodes[key] = {"kind": "op", "label": label,
-                              "fill": colour_of(_rms(g)) if g is not None else NO_GRAD}
-        for p in node.parents:
+                op_grads_known += 1
+                label.append("grad " + g.text(show_values, False))
+            label.append(_saved_line(node))
+            out_nodes[key] = {"kind": "op", "label": label, "output": id(node) in roots,
+                              "fill": colour_of(g.rms) if g is not None else NO_GRAD}
+        for i, p in enumerate(node.parents):
             if type(p) is Node:
-                if id(p) in shown:
-                    add_edge(box_of[id(p)], key)
-                else:
-                    add_edge("hidden", key)
+                add_edge(box_of[id(p)] if id(p) in shown else "hidden", key)
             elif p is not None:  # a leaf Tensor
                 lk = leaf_ids.get(id(p))
                 if lk is None:
@@ -247,21 +289,39 @@ def build_layout_graph(output, params=None, model=None, show_values="auto", show
                         counter[0] += 1
                     lk = f"leaf{len(leaf_ids)}"
                     leaf_ids[id(p)] = lk
-                    data = p.numpy() if hasattr(p, "numpy") else np.asarray(p)
                     label = [name, f"{tuple(p.shape)} {_dtype_name(p.dtype)}",
-                             _summary(data, show_values)]
+                             "value " + Snapshot(p).text(show_values, False)]
                     grad = p.grad if show_grads else None
                     fill = NO_GRAD
                     if grad is not None:
-                        ga = grad.numpy() if hasattr(grad, "numpy") else np.asarray(grad)
-                        label.append("grad " + _summary(ga, show_values))
-                        fill = colour_of(_rms(ga))
-                    out_nodes[lk] = {"kind": "leaf", "label": label, "fill": fill}
+                        gs = Snapshot(grad)
+                        label.append("grad " + gs.text(show_values, False))
+                        fill = colour_of(gs.rms)
+                    out_nodes[lk] = {"kind": "leaf", "label": label, "fill": fill,
+                                     "output": False}
                 add_edge(lk, key)
+            else:  # a constant input; inside a module box only the named ones (the data)
+                snap = _constant(node, i)
+                data_name = _data_name(snap, data_names)
+                if key.startswith("mod") and data_name is None:
+                    continue
+                ck = f"c{node.seq}_{i}"
+                if snap is None:
+                    label = ["constant"]
+                elif data_name is not None:  # a tensor named in params (the data x)
+                    label = [data_name, f"{snap.shape} {_dtype_name(snap.dtype)}",
+                             snap.text(show_values, False)]
+                elif not snap.shape:
+                    label = [snap.text(True)]
+                else:
+                    label = [f"constant {snap.shape} {_dtype_name(snap.dtype)}",
+                             snap.text(show_values, False)]
+                out_nodes[ck] = {"kind": "const", "label": label, "fill": "#ffffff",
+                                 "output": False}
+                add_edge(ck, key)
     for n in out_nodes.values():
         if n["kind"] == "module":
             ops = n.pop("ops")
-            n.pop("ids", None)
             counts = {}
             for o in ops:
                 counts[o] = counts.get(o, 0) + 1
@@ -269,51 +329,83 @@ def build_layout_graph(output, params=None, model=None, show_values="auto", show
                                         for o, c in counts.items()))
             n["label"].append(f"{len(ops)} op{'s' if len(ops) != 1 else ''} -> "
                               f"{n.pop('out')}")
+            g = n.pop("grad")
+            if g is not None:
+                op_grads_known += 1
+                n["label"].append("grad " + g.text(show_values, False))
+                n["fill"] = colour_of(g.rms)
     if hidden:
         out_nodes["hidden"] = {"kind": "note", "label": [f"{hidden} more ops not shown"],
-                               "fill": "#ffffff"}
+                               "fill": "#ffffff", "output": False}
     else:
         edges = [e for e in edges if e[0] != "hidden"]
-    return out_nodes, edges
+    notes = []
+    if show_grads and op_boxes + len(out_nodes) and not op_grads_known:
+        notes.append("op boxes grey: the graph keeps no gradient of intermediate values;")
+        notes.append("run forward and backward inside `with gg.viz.record():` to colour them")
+    return out_nodes, edges, notes
 
 
 def to_dot(output, params=None, model=None, show_values="auto", show_grads=True,
-           max_nodes=200, collapse=None) -> str:
+           max_nodes=200, collapse=None, rankdir=None) -> str:
     """Graphviz DOT text of the graph that produced ``output`` (a Tensor, or a list).
 
-    One box per op (its name, output shape and dtype, and what it saved for backward with
-    the bytes), one ellipse per leaf tensor (named from ``params``, a dict name -> tensor
-    such as ``dict(model.named_parameters())``, or from ``model.named_parameters()``;
-    otherwise ``x0``, ``x1``... in the order the graph meets them), edges from inputs to
-    ops. Values are printed for tensors of at most 6 elements (``show_values="auto"``;
-    True/False force it), else shape, mean, std and norm. With ``show_grads`` a leaf's
-    ``.grad`` (and an op output's retained grad, see ``Tensor.retain_grad``) is shown
-    the same way and sets its fill colour: RMS of the gradient on a log-scale blue ->
-    red ramp explained by a legend node. ``max_nodes`` keeps the ops closest to the
-    output and adds a note "N more ops not shown". ``collapse="module"`` (with
-    ``model=``) folds each submodule call into one box; the output must have been made
-    inside ``with gg.viz.trace_modules(model):``.
+    One box per op (its name, output shape and dtype, its value and gradient when known,
+    and what it saved for backward with the bytes; the output's box has a double border),
+    one ellipse per leaf tensor (named from ``params``, a dict name -> tensor such as
+    ``dict(model.named_parameters())``, or from ``model.named_parameters()``; otherwise
+    ``x0``, ``x1``... in the order the graph meets them; an output tensor named there
+    titles its op's box, ``z = add (+)``), a small white box per constant
+    input (the ``3`` of ``x * 3``), edges from inputs to ops. Values are printed for
+    tensors of at most 6 elements (``show_values="auto"``; True/False force it), else
+    shape, mean, std and norm. With ``show_grads`` a leaf's ``.grad`` is shown the same
+    way and sets its fill colour: RMS of the gradient on a log-scale blue -> red ramp
+    explained by a legend. The graph itself keeps no gradient of intermediate values (and
+    no constant once a backward freed it): run the forward and backward inside
+    ``with gg.viz.record():`` to see and colour every op box (``Tensor.retain_grad``
+    shows one). ``max_nodes`` keeps the ops closest to the output and adds a note "N more
+    ops not shown". ``collapse="module"`` (with ``model=``) folds each submodule call into
+    one box; the output must have been made inside ``with gg.viz.trace_modules(model):``.
+    ``rankdir`` is Graphviz's ("LR" left to right, "TB" top to bottom); by default LR for
+    up to 4 boxes and TB above, so a real model reads down the page.
 
     torchviz's ``make_dot`` is the nearest PyTorch tool (it draws no gradients).
     """
-    nodes, edges = build_layout_graph(output, params, model, show_values, show_grads,
-                                      max_nodes, collapse)
-    lines = ["digraph glassgrad {", '  rankdir=LR;',
+    nodes, edges, notes = build_layout_graph(output, params, model, show_values, show_grads,
+                                             max_nodes, collapse)
+    if rankdir is None:
+        boxes = sum(n["kind"] in ("op", "module") for n in nodes.values())
+        rankdir = "LR" if boxes <= 4 else "TB"
+    if rankdir not in ("LR", "TB", "RL", "BT"):
+        raise ValueError(f"to_dot: rankdir must be 'LR', 'TB', 'RL' or 'BT', not {rankdir!r}")
+    lines = ["digraph glassgrad {", f'  rankdir={rankdir};',
              '  node [fontname="Helvetica", fontsize=10, style=filled];',
              '  edge [color="#555555"];']
     for key, n in nodes.items():
-        shape = {"op": "box", "leaf": "ellipse", "module": "box3d", "note": "note"}[n["kind"]]
+        shape = {"op": "box", "leaf": "ellipse", "module": "box3d", "note": "note",
+                 "const": "box"}[n["kind"]]
         label = "\\n".join(_esc(s) for s in n["label"])
+        extra = ""
+        if n["kind"] == "const":
+            extra = ', style="filled,rounded,dashed", fontsize=9, margin="0.05,0.02"'
+        elif n["output"]:
+            extra = ", peripheries=2"
         lines.append(f'  {key} [shape={shape}, label="{label}", fillcolor="{n["fill"]}", '
-                     f'fontcolor="{_text_colour(n["fill"])}"];')
+                     f'fontcolor="{_text_colour(n["fill"])}"{extra}];')
     for a, b in edges:
         lines.append(f"  {a} -> {b};")
-    # legend: a record-like table of the ramp
+    # legend: a table of the ramp, and what the picture could not show
     cells = "".join(f'<td bgcolor="{c}" width="14"> </td>' for c in RAMP)
-    lines.append('  legend [shape=plaintext, style="", label=<<table border="0" '
+    note_rows = "".join(f'<tr><td colspan="8">{_html(t)}</td></tr>' for t in notes)
+    lines.append('  legend [shape=plaintext, style="", fontsize=9, label=<<table border="0" '
                  'cellborder="0" cellspacing="0"><tr><td colspan="8">gradient RMS (log '
                  'scale)</td></tr><tr>' + cells + '</tr><tr><td colspan="4" align="left">'
                  '1e-8</td><td colspan="4" align="right">1e+2</td></tr><tr><td '
-                 'colspan="8">grey: unknown, black: zero</td></tr></table>>];')
+                 'colspan="8">grey: unknown, black: zero</td></tr>' + note_rows
+                 + '</table>>];')
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

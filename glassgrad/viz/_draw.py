@@ -13,7 +13,8 @@ __all__ = ["draw", "graph", "Graph", "render"]
 
 _FORMATS = {".svg": "svg", ".png": "png"}
 _BACKENDS = (None, "auto", "graphviz", "matplotlib")
-_DOT_KW = ("params", "model", "show_values", "show_grads", "max_nodes", "collapse")
+_DOT_KW = ("params", "model", "show_values", "show_grads", "max_nodes", "collapse",
+           "rankdir")
 
 
 def _split(kw: dict):
@@ -66,6 +67,7 @@ def render(output, fmt: str = "svg", backend=None, **kw) -> bytes:
     which = _choose(backend)
     if which == "graphviz":
         return _render_graphviz(to_dot(output, **kw), fmt)
+    kw.pop("rankdir", None)  # the matplotlib layout runs left to right only
     return _render_matplotlib(*build_layout_graph(output, **kw), fmt=fmt)
 
 
@@ -156,7 +158,7 @@ def _layers(nodes: dict, edges: list) -> dict:
     return layer
 
 
-def _render_matplotlib(nodes: dict, edges: list, fmt: str) -> bytes:
+def _render_matplotlib(nodes: dict, edges: list, notes: list, fmt: str) -> bytes:
     from matplotlib.figure import Figure  # optional dependency, off the op path
     from matplotlib.patches import Ellipse, FancyBboxPatch
 
@@ -176,7 +178,7 @@ def _render_matplotlib(nodes: dict, edges: list, fmt: str) -> bytes:
         x_of[c] = x + w / 2
         x += w + gap_x
     heights = {c: sum(size[k][1] for k in ks) + gap_y * (len(ks) - 1) for c, ks in cols.items()}
-    legend_h = 1.0
+    legend_h = 1.0 + 0.18 * len(notes)
     total_h = max(heights.values(), default=1.0) + legend_h + 0.6
     total_w = max(x, 3.2)
     pos = {}
@@ -199,14 +201,19 @@ def _render_matplotlib(nodes: dict, edges: list, fmt: str) -> bytes:
                                     shrinkA=0, shrinkB=1, connectionstyle="arc3,rad=0.0"))
     for k, n in nodes.items():
         (cx, cy), (w, h) = pos[k], size[k]
-        if n["kind"] == "leaf":
+        if n["kind"] == "const":
+            patch = FancyBboxPatch((cx - w / 2, cy - h / 2), w, h,
+                                   boxstyle="round,pad=0.02,rounding_size=0.08",
+                                   facecolor="white", edgecolor="#777777", lw=0.8,
+                                   linestyle="--")
+        elif n["kind"] == "leaf":
             patch = Ellipse((cx, cy), w * 1.1, h * 1.15, facecolor=n["fill"],
                             edgecolor="black", lw=0.8)
         else:
             patch = FancyBboxPatch((cx - w / 2, cy - h / 2), w, h,
                                    boxstyle="round,pad=0.02,rounding_size=0.05",
                                    facecolor=n["fill"], edgecolor="black",
-                                   lw=1.6 if n["kind"] == "module" else 0.8,
+                                   lw=1.6 if n["kind"] == "module" or n["output"] else 0.8,
                                    linestyle="--" if n["kind"] == "note" else "-")
         ax.add_patch(patch)
         ax.text(cx, cy, "\n".join(n["label"]), ha="center", va="center", fontsize=8,
@@ -214,8 +221,9 @@ def _render_matplotlib(nodes: dict, edges: list, fmt: str) -> bytes:
     # legend: the colour ramp
     cell = 0.3
     x0, y0 = 0.3, 0.25
-    ax.text(x0, y0 + cell + 0.2, "gradient RMS (log scale); grey: unknown, black: zero",
-            fontsize=8, va="bottom")
+    ax.text(x0, y0 + cell + 0.2, "\n".join(["gradient RMS (log scale); grey: unknown, "
+                                             "black: zero"] + notes),
+            fontsize=8, va="bottom", linespacing=1.3)
     for i, c in enumerate(RAMP):
         ax.add_patch(FancyBboxPatch((x0 + i * cell, y0), cell, cell, boxstyle="square,pad=0",
                                     facecolor=c, edgecolor="none"))
