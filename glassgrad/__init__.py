@@ -56,6 +56,7 @@ from .dtypes import (
     set_default_dtype,
     uint8,
 )
+from .compile import compile  # noqa: A004  (gg.compile, as torch.compile)
 from .explain import explain
 from .grad_mode import (
     enable_grad,
@@ -85,7 +86,7 @@ __all__ = [
     "Tensor", "tensor", "GradientTape", "autograd", "diagnostics", "func", "linalg", "nn",
     "optim", "data", "viz",
     "OpError",
-    "save", "load", "CheckpointError", "explain",
+    "save", "load", "CheckpointError", "explain", "compile",
     "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "eye", "randn", "rand",
     "manual_seed", "default_generator", "set_default_dtype", "get_default_dtype",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import dtypes
 from .backend import array_of, asarray
+from .modes import state
 from .ops import concatenate, expand_dims
 from .tensor import Tensor
 
@@ -42,7 +43,7 @@ def manual_seed(seed: int) -> Generator:
 
 def default_generator() -> np.random.Generator:
     """The generator behind glassgrad's random functions (replaced by ``manual_seed``)."""
-    return _generator
+    return _generator if state.tracer is None else state.tracer.rng(_generator)
 
 
 _default_seed = None  # None until manual_seed: the default stream is seeded from entropy
@@ -132,13 +133,20 @@ _DEFAULT = _DefaultGenerator()
 
 
 def _rng_of(generator, where: str) -> np.random.Generator:
-    """The NumPy generator behind ``generator=`` (None: glassgrad's default stream)."""
+    """The NumPy generator behind ``generator=`` (None: glassgrad's default stream).
+
+    Every random draw of glassgrad goes through here (or :func:`default_generator`), so
+    ``gg.compile``'s tracer can turn draws into the program's own draws at run time."""
     if generator is None:
-        return _generator
-    if isinstance(generator, Generator):
-        return generator._rng
-    if isinstance(generator, np.random.Generator):
-        return generator
+        rng = _generator
+    elif isinstance(generator, Generator):
+        rng = generator._rng
+    elif isinstance(generator, np.random.Generator):
+        rng = generator
+    else:
+        rng = None
+    if rng is not None:
+        return rng if state.tracer is None else state.tracer.rng(rng)
     raise TypeError(
         f"{where}: generator must be a gg.Generator (gg.Generator().manual_seed(0)) or a "
         f"numpy.random.Generator, got {type(generator).__name__}"

@@ -28,7 +28,8 @@ from .modes import state
 from .primitive import as_gradient, output_cotangents, select_output
 from .tensor import Tensor
 
-__all__ = ["backward", "run_backward", "seed", "observe_backward", "observe_forward"]
+__all__ = ["backward", "run_backward", "seed", "observe_backward", "observe_forward",
+           "accumulate_grad"]
 
 
 def seed(root: Tensor, gradient, create_graph: bool):
@@ -327,20 +328,27 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
             if leaf in capture:
                 capture[leaf] = g
             continue
-        if not create_graph:
-            # .grad must own a writable array of its own: rules may pass one array to
-            # several inputs (add) or return read-only broadcast views.
-            if type(g) is not NDARRAY or not g.flags.writeable or id(g) in given:
-                g = own_copy(g, leaf._data.dtype)
-            given.add(id(g))
-        old = leaf.grad
-        if old is None:
-            leaf._grad = g if create_graph else Tensor._wrap(g)
-        elif create_graph or old.requires_grad:
-            leaf._grad = old + g
-        else:
-            old._data = old._data + g
+        accumulate_grad(leaf, g, create_graph, given)
     return capture
+
+
+def accumulate_grad(leaf, g, create_graph: bool, given: set) -> None:
+    """Add the gradient ``g`` into ``leaf.grad`` as every backward does (and a compiled
+    step, which computes the same ``g`` without a graph). ``given`` holds the ids of the
+    arrays already handed to a ``.grad`` in this pass."""
+    if not create_graph:
+        # .grad must own a writable array of its own: rules may pass one array to
+        # several inputs (add) or return read-only broadcast views.
+        if type(g) is not NDARRAY or not g.flags.writeable or id(g) in given:
+            g = own_copy(g, leaf._data.dtype)
+        given.add(id(g))
+    old = leaf.grad
+    if old is None:
+        leaf._grad = g if create_graph else Tensor._wrap(g)
+    elif create_graph or old.requires_grad:
+        leaf._grad = old + g
+    else:
+        old._data = old._data + g
 
 
 def _fit(gx, shape, node, gxs):

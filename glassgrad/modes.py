@@ -25,7 +25,8 @@ class _ThreadModes(threading.local):
     forward_level: int = 0  # innermost open forward-mode level; 0: forward mode off
     backward_observer = None  # called per node by backward (observe_backward)
     forward_observer = None  # called per new node by the ops (observe_forward)
-    # anomaly, forward_level or forward_observer: one read on the hot path (refresh())
+    tracer = None  # gg.compile's tracer while it runs a function on symbolic arrays
+    # anomaly, forward_level, forward_observer or tracer: one read on the hot path
     special: bool = False
 
     def __init__(self) -> None:
@@ -36,9 +37,9 @@ class _ThreadModes(threading.local):
 
     def refresh(self) -> None:
         """Recompute ``special`` after changing ``anomaly``, ``forward_level`` or
-        ``forward_observer``."""
+        ``forward_observer`` or ``tracer``."""
         self.special = bool(self.anomaly or self.forward_level
-                            or self.forward_observer is not None)
+                            or self.forward_observer is not None or self.tracer is not None)
 
 
 state = _ThreadModes()

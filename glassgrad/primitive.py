@@ -331,7 +331,9 @@ def apply(prim: Primitive, inputs: tuple, params: tuple = _EMPTY):
     the op's non-tensor arguments, passed to the forward and to the rules unchanged.
     This is the hot path of the whole library: keep it lean.
     """
-    special = _modes.special  # anomaly mode or forward mode: one thread-local read
+    special = _modes.special  # anomaly, forward mode, observers, tracing: one read
+    if special and _modes.tracer is not None:
+        _modes.tracer.see(prim, inputs)  # gg.compile: tensors captured by the traced function
     if special and _modes.forward_level:
         result = forward.apply_dual(prim, inputs, params, apply)
         if result is not None:

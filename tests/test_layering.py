@@ -10,7 +10,7 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parent.parent / "glassgrad"
 
 # Imports a function may make on purpose: optional, heavy, off the op path.
-OPTIONAL = {"matplotlib", "matplotlib.pyplot"}
+OPTIONAL = {"matplotlib", "matplotlib.pyplot", "numba"}
 
 
 def _module_name(path: Path) -> str:

@@ -1,0 +1,261 @@
+"""``gg.compile``: a training step's forward and backward written out as NumPy source.
+
+``step = gg.compile(loss_fn, x, y)`` runs ``loss_fn`` once on symbolic arrays (the
+engine's own ops and VJP rules, see :mod:`._trace`), writes what they computed as one
+plain Python function of arrays (:mod:`._emit`), and returns a :class:`Compiled` step.
+Calling ``step(x, y)`` is a drop-in for ``loss = loss_fn(x, y); loss.backward()``: it
+returns the loss and adds the gradients into ``.grad`` exactly as backward would, with no
+graph built. ``step.source`` is the program; ``step.save(path)`` writes it as a module
+that needs only NumPy.
+
+As with ``jax.jit``, the trace specialises: on the shapes and dtypes of the arguments
+(a new shape traces again, both are cached), on Python values among the arguments, on
+each module's train/eval mode, and on the Python control flow it took. Where an op
+decides by looking at values (``if np.any(x < 0)``), the program checks on every call
+that it would decide the same way, and traces again if not: it never silently computes
+the other branch's result.
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import functools
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .. import creation
+from ..engine import accumulate_grad
+from ..modes import state
+from ..tensor import Tensor
+from ._emit import emit
+from ._sym import TraceError
+from ._trace import _captured_candidates, trace
+
+__all__ = ["compile", "Compiled", "GuardFailed", "TraceError"]
+
+
+class GuardFailed(Exception):
+    """A compiled program met a value that would take another branch than its trace."""
+
+
+_HEADER = '''"""{title}
+
+Written by glassgrad's gg.compile: the forward and backward pass of one traced step as
+plain NumPy. Call value_and_grad({args}) with arrays of the traced shapes and dtypes.
+"""
+
+import numpy as np
+{extra}
+
+class GuardFailed(Exception):
+    """An input took a branch the trace did not see: trace the step again."""
+
+
+'''
+
+
+class _Variant:
+    """One trace of the step: its program, compiled to a Python function."""
+
+    def __init__(self, tr, em, backend):
+        self.trace = tr
+        self.emitted = em
+        self.source = em.source
+        self.arg_positions = [i for i, s in enumerate(tr.args) if s is not None]
+        syms_of_args = {id(s) for s in tr.args if s is not None}
+        inputs = {id(s) for s in em.input_syms}
+        self.captured = [t for t, _, sym in tr.swapped
+                         if id(sym) in inputs and id(sym) not in syms_of_args]
+        self.grad_tensors = em.grad_tensors
+        self.rngs = [(p._real is creation._generator, p._real) for p in tr.rngs]
+        namespace = {"np": np, "GuardFailed": GuardFailed}
+        if em.needs_blob:
+            namespace["base64"] = base64
+        exec(compile_source(em.source, "<gg.compile>"), namespace)  # noqa: S102
+        self.py = namespace[em.func_name]
+        self.numpy_py = self.py
+        self.backend = "numpy"
+        if backend == "numba":
+            self.py, self.backend = _numba(self.py, em.source)
+
+    def run(self, args):
+        arrays = [args[i]._data if isinstance(args[i], Tensor) else args[i]
+                  for i in self.arg_positions]
+        arrays += [t._data for t in self.captured]
+        if self.rngs:
+            arrays += [creation._generator if default else real for default, real in self.rngs]
+        result = self.py(*arrays)
+        value, grads = result[0], result[1]
+        given = {id(a) for a in arrays}  # a gradient that is an input array gets copied
+        for t, g in zip(self.grad_tensors, grads):
+            accumulate_grad(t, g, False, given)
+        out = Tensor._wrap(np.asarray(value))
+        if len(result) > 2:
+            return (out,) + tuple(Tensor._wrap(np.asarray(a)) for a in result[2])
+        return out
+
+
+def compile_source(source: str, filename: str):
+    """Python's own ``compile`` (this module's ``compile`` is gg.compile)."""
+    return builtins.compile(source, filename, "exec")
+
+
+def _numba(py, source):
+    try:
+        import numba  # noqa: PLC0415  (optional extra)
+    except ImportError:
+        warnings.warn("gg.compile(backend='numba'): Numba is not installed (pip install "
+                      "glassgrad[numba]); running the NumPy source", stacklevel=4)
+        return py, "numpy"
+    jitted = numba.njit(cache=False)(py)
+    state_ = {"fn": None}
+
+    def run(*arrays):
+        if state_["fn"] is None:
+            try:
+                out = jitted(*arrays)
+                state_["fn"] = jitted
+                return out
+            except Exception as err:  # noqa: BLE001  (any typing failure: fall back)
+                first = str(err).strip().splitlines()
+                warnings.warn("gg.compile(backend='numba'): Numba cannot compile this "
+                              f"program ({first[0] if first else type(err).__name__}); "
+                              "running the NumPy source", stacklevel=3)
+                state_["fn"] = py
+        return state_["fn"](*arrays)
+
+    return run, "numba"
+
+
+class Compiled:
+    """A traced, compiled step: call it as the function it came from.
+
+    ``step(*args)`` returns the loss (and any other outputs the function returned) as
+    Tensors and accumulates gradients into ``.grad`` of every tensor that requires grad,
+    exactly as ``loss.backward()`` after the eager call would. ``source`` is the program
+    of the most recent trace, ``inputs`` the tensors it reads (arguments, then captured
+    tensors), ``save(path)`` writes a standalone module, ``traces`` counts the traces.
+    """
+
+    def __init__(self, fn, backend="numpy", fuse=True):
+        if backend not in ("numpy", "numba"):
+            raise ValueError(f"gg.compile: backend must be 'numpy' or 'numba', not {backend!r}")
+        self.fn = fn
+        self.backend = backend
+        self.fuse = fuse
+        self.traces = 0
+        self._variants: dict = {}
+        self._last = None
+        _, _, self._modules = _captured_candidates(fn)
+        functools.update_wrapper(self, fn, updated=())
+
+    def _key(self, args):
+        key = []
+        for a in args:
+            if isinstance(a, Tensor):
+                d = a._data
+                key.append((d.shape, d.dtype, a.requires_grad))
+            elif isinstance(a, np.ndarray):
+                key.append(("array", a.shape, a.dtype))
+            else:
+                try:
+                    hash(a)
+                except TypeError:
+                    raise TypeError(f"gg.compile: argument of type {type(a).__name__} is "
+                                    "neither a Tensor, an array nor a hashable Python value"
+                                    ) from None
+                key.append(("value", type(a), a))
+        key.append(state.grad_enabled)
+        key.append(tuple(m.training for m in self._modules))
+        return tuple(key)
+
+    def __call__(self, *args):
+        key = self._key(args)
+        variants = self._variants.get(key)
+        if variants:
+            for v in variants:
+                try:
+                    return v.run(args)
+                except GuardFailed:
+                    continue
+        v = self.trace(*args)
+        self._variants.setdefault(key, []).append(v)
+        try:
+            return v.run(args)
+        except GuardFailed as err:
+            raise TraceError(f"gg.compile: a fresh trace failed its own check ({err}); "
+                             "a value decides a branch differently on every call (a NaN?)"
+                             ) from None
+
+    def trace(self, *args) -> _Variant:
+        """Trace the function on ``args`` and compile the program (not cached: calling
+        the step caches)."""
+        tr = trace(self.fn, args, fuse=self.fuse)
+        em = emit(tr)
+        v = _Variant(tr, em, self.backend)
+        self.traces += 1
+        self._last = v
+        return v
+
+    def _latest(self) -> _Variant:
+        if self._last is None:
+            raise RuntimeError("gg.compile: nothing traced yet; call the step once (or "
+                               "pass example arguments to gg.compile)")
+        return self._last
+
+    @property
+    def source(self) -> str:
+        """The Python source of the latest trace: constants, then ``value_and_grad``."""
+        return self._latest().source
+
+    @property
+    def inputs(self) -> list:
+        """The tensors (or arrays) the program reads, in its argument order: the traced
+        arguments, then the captured tensors (parameters, buffers...)."""
+        v = self._latest()
+        args = [a for a in v.trace.args if a is not None]
+        originals = {id(sym): t for t, _, sym in v.trace.swapped}
+        return [originals.get(id(s), s) for s in args] + list(v.captured)
+
+    @property
+    def input_names(self) -> list:
+        return list(self._latest().emitted.input_names)
+
+    def save(self, path) -> Path:
+        """Write the latest program as a module that imports only NumPy (and base64 for
+        large constants): ``value_and_grad(*arrays)`` takes arrays in ``input_names``
+        order and returns ``(value, grads)``."""
+        v = self._latest()
+        name = getattr(self.fn, "__name__", "step")
+        text = _HEADER.format(title=f"The compiled step of {name}().",
+                              args=", ".join(v.emitted.input_names),
+                              extra="import base64\n" if v.emitted.needs_blob else "")
+        path = Path(path)
+        path.write_text(text + v.source)
+        return path
+
+    def __repr__(self) -> str:
+        name = getattr(self.fn, "__name__", "step")
+        n = sum(len(v) for v in self._variants.values())
+        return f"<gg.compile of {name}: {n} cached trace(s), backend={self.backend}>"
+
+
+def compile(fn=None, *example_args, backend="numpy", fuse=True):  # noqa: A001
+    """Trace ``fn`` (returning a scalar loss Tensor, or ``(loss, *others)``) into a
+    compiled step; see the module docstring. ``gg.compile(fn, x, y)`` traces at once on
+    the example arguments; ``@gg.compile`` or ``gg.compile(fn)`` traces on the first
+    call. ``backend="numba"`` runs the program through Numba where it can (optional
+    extra), else the NumPy source with a warning. ``fuse=False`` keeps every op's own
+    rule (no algebraic shortcuts such as sigmoid + BCE -> p - y).
+    """
+    if fn is None:
+        return lambda f: compile(f, backend=backend, fuse=fuse)
+    step = Compiled(fn, backend=backend, fuse=fuse)
+    if example_args:
+        key = step._key(example_args)
+        step._variants.setdefault(key, []).append(step.trace(*example_args))
+    return step
+
