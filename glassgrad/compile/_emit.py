@@ -21,8 +21,18 @@ from ._sym import _BINOPS, _UNOPS, Stmt, Sym, _uniform
 
 __all__ = ["emit", "Emitted"]
 
-_PRECEDENCE = {"**": 7, "@": 6, "*": 6, "/": 6, "//": 6, "%": 6, "+": 5, "-": 5,
+_PRECEDENCE = {"**": 8, "@": 6, "*": 6, "/": 6, "//": 6, "%": 6, "+": 5, "-": 5,
                "&": 4, "^": 3, "|": 2, ">": 1, ">=": 1, "<": 1, "<=": 1, "==": 1, "!=": 1}
+_UNARY = 7
+_ASSOC = {"*", "+", "&", "|", "^"}  # a chain of these on the left needs no parentheses
+
+
+def _wrap(text, prec, op_prec, left, op):
+    if prec > op_prec or prec == 100:
+        return text
+    if prec == op_prec and left and op in _ASSOC:
+        return text
+    return f"({text})"
 
 
 class Emitted:
@@ -123,6 +133,19 @@ class _Writer:
         self.const_lines = []
         self.const_keys = {}
         self.needs_blob = False
+        self.inline = {}  # Sym id -> (expression text, precedence): single-use temporaries
+
+    def prec(self, x) -> int:
+        """Precedence of ``x``'s text: 100 for names, calls, attributes and subscripts."""
+        if type(x) is Sym and not x.const:
+            hit = self.inline.get(x.id)
+            if hit is not None:
+                return hit[1]
+        if type(x) is Sym and x.const and x.a.ndim == 0 and x.a.item() < 0:
+            return _UNARY
+        if isinstance(x, (int, float)) and x < 0:
+            return _UNARY
+        return 100
 
     def const(self, a: np.ndarray, plain_ok=False) -> str:
         a = np.asarray(a)
@@ -139,7 +162,8 @@ class _Writer:
         u = _uniform(a)
         shape = tuple(int(n) for n in a.shape)
         if u is not None:
-            expr = f"np.full({shape!r}, {_scalar_expr(u.item() if a.dtype.kind != 'b' else bool(u))}, dtype={_dtype_expr(a.dtype)})"
+            fill = _scalar_expr(u.item() if a.dtype.kind != "b" else bool(u))
+            expr = f"np.full({shape!r}, {fill}, dtype={_dtype_expr(a.dtype)})"
         elif a.size <= 16 and a.dtype.kind in "biuf":
             expr = (f"np.array({a.ravel().tolist()!r}, dtype={_dtype_expr(a.dtype)})"
                     + (f".reshape({shape!r})" if a.ndim != 1 else ""))
@@ -157,6 +181,9 @@ class _Writer:
         if t is Sym:
             if x.const:
                 return self.const(x.a)
+            hit = self.inline.get(x.id)
+            if hit is not None:
+                return hit[0]
             return self.namer.name(x)
         if isinstance(x, np.ndarray):
             return self.const(x)
@@ -195,19 +222,18 @@ class _Writer:
                         "into the program")
 
     def kwargs(self, kw) -> list:
-        return [f"{k}={self.arg(v)}" for k, v in kw.items()]
+        parts = []
+        for k, v in kw.items():
+            if k == "axis" and type(v) is tuple and len(v) == 1:
+                v = v[0]  # axis=0 reads better than axis=(0,) and means the same
+            if k == "keepdims" and v is False:
+                continue  # the default
+            parts.append(f"{k}={self.arg(v)}")
+        return parts
 
 
-def _operand(w: _Writer, x, op: str, side: str) -> str:
-    """An operand of a binary operator, parenthesised when its own expression needs it."""
-    text = w.arg(x)
-    if text.startswith("-") and op == "**":
-        return f"({text})"
-    return text
-
-
-def _render(st: Stmt, w: _Writer) -> str:
-    """The expression (or effect line) of one statement."""
+def _render(st: Stmt, w: _Writer):
+    """The expression (or effect line) of one statement, and its precedence."""
     k = st.kind
     if k == "ufunc":
         ufunc, method = st.op
@@ -215,41 +241,51 @@ def _render(st: Stmt, w: _Writer) -> str:
         if method == "__call__":
             if not kw and len(args) == 2 and ufunc in _BINOPS:
                 sym = _BINOPS[ufunc]
-                a, b = _const_as_scalar(w, st, args)
-                return f"{a} {sym} {b}"
+                op_prec = _PRECEDENCE[sym]
+                texts = _const_as_scalar(w, st, args)
+                a = _wrap(texts[0][0], texts[0][1], op_prec, True, sym)
+                b = _wrap(texts[1][0], texts[1][1], op_prec, False, sym)
+                return f"{a} {sym} {b}", op_prec
             if not kw and len(args) == 1 and ufunc in _UNOPS:
-                return f"{_UNOPS[ufunc]}{w.arg(args[0])}"
+                inner = w.arg(args[0])
+                if w.prec(args[0]) < 100:
+                    inner = f"({inner})"
+                return f"{_UNOPS[ufunc]}{inner}", _UNARY
             parts = [w.arg(a) for a in args] + w.kwargs(kw)
-            return f"np.{ufunc.__name__}({', '.join(parts)})"
+            return f"np.{ufunc.__name__}({', '.join(parts)})", 100
         parts = [w.arg(a) for a in args] + w.kwargs(kw)
-        return f"np.{ufunc.__name__}.{method}({', '.join(parts)})"
+        return f"np.{ufunc.__name__}.{method}({', '.join(parts)})", 100
     if k == "call":
         parts = [w.arg(a) for a in st.args] + w.kwargs(st.kwargs)
-        return f"{st.op}({', '.join(parts)})"
+        return f"{st.op}({', '.join(parts)})", 100
     if k in ("method", "rng"):
-        obj = w.arg(st.args[0])
         parts = [w.arg(a) for a in st.args[1:]] + w.kwargs(st.kwargs)
-        return f"{obj}.{st.op}({', '.join(parts)})"
+        return f"{_obj(w, st.args[0])}.{st.op}({', '.join(parts)})", 100
     if k == "attr":
-        return f"{w.arg(st.args[0])}.{st.op}"
+        return f"{_obj(w, st.args[0])}.{st.op}", 100
     if k == "getitem":
-        return f"{w.arg(st.args[0])}[{w.arg(st.args[1], in_index=True)}]"
+        return f"{_obj(w, st.args[0])}[{w.arg(st.args[1], in_index=True)}]", 100
     if k == "setitem":
-        return (f"{w.arg(st.args[0])}[{w.arg(st.args[1], in_index=True)}] = "
-                f"{w.arg(st.args[2])}")
+        return (f"{_obj(w, st.args[0])}[{w.arg(st.args[1], in_index=True)}] = "
+                f"{w.arg(st.args[2])}"), 0
     if k == "guard":
         how, expected = st.op, st.kwargs["expected"]
         value = w.arg(st.args[0])
         return (f"if {how}({value}) != {expected!r}:\n        raise GuardFailed("
-                f"{f'{how}({value}) was {expected!r} when traced'!r})")
+                f"{f'{how}(...) was {expected!r} when traced'!r})"), 0
     raise AssertionError(k)
+
+
+def _obj(w, x) -> str:
+    text = w.arg(x)
+    return text if w.prec(x) == 100 else f"({text})"
 
 
 def _const_as_scalar(w: _Writer, st: Stmt, args):
     """Operands of a binary operator; a uniform constant whose broadcast does not change
     the result's shape and dtype is written as a plain number (``0.25 * x``)."""
     out = st.target
-    texts = []
+    texts = []  # (text, precedence) per operand
     for i, x in enumerate(args):
         other = args[1 - i]
         c = x.a if type(x) is Sym and x.const else x if isinstance(x, np.ndarray) else None
@@ -259,22 +295,17 @@ def _const_as_scalar(w: _Writer, st: Stmt, args):
             odt = (other.a.dtype if type(other) is Sym else np.asarray(other).dtype)
             if u is not None and oshape == out.a.shape and odt == out.a.dtype \
                     and c.dtype == out.a.dtype and c.dtype.kind in "fc":
-                texts.append(repr(float(u)) if c.dtype.kind == "f" else repr(complex(u)))
+                v = float(u) if c.dtype.kind == "f" else complex(u)
+                texts.append((repr(v), _UNARY if c.dtype.kind == "f" and v < 0 else 100))
                 continue
         if c is not None and c.ndim == 0 and out is not None and type(x) is Sym:
             odt = (other.a.dtype if type(other) is Sym else np.asarray(other).dtype)
             if c.dtype == out.a.dtype and odt == out.a.dtype and c.dtype.kind == "f":
-                texts.append(repr(float(c)))
+                v = float(c)
+                texts.append((repr(v), _UNARY if v < 0 else 100))
                 continue
-        texts.append(w.arg(x))
-    op = _BINOPS[st.op[0]]
-    return [_paren(w, t, x, op) for t, x in zip(texts, args)]
-
-
-def _paren(w, text, x, op):
-    if text.startswith("-") and op in ("**", "@", "*", "/", "-", "+"):
-        return f"({text})"
-    return text
+        texts.append((w.arg(x), w.prec(x)))
+    return texts
 
 
 def _syms(x, out):
@@ -402,17 +433,21 @@ def emit(tr, func_name="value_and_grad") -> Emitted:
         first_bwd = next((st for st in prog.stmts[tr.backward_start:]
                           if id(st) in kept_ids), None)
         backward_at = first_bwd
+    inlinable = _inlinable(stmts, outputs, prog.mutated, backward_at)
     body.append("    # ---- forward ----")
     for st in stmts:
         if st is backward_at:
             body.append("")
             body.append("    # ---- backward: the chain rule, one op at a time ----")
             label = None
+        targets = _targets(st)
+        expr, prec = _render(st, w)
+        if id(st) in inlinable:
+            w.inline[targets[0].id] = (expr, prec)
+            continue
         if st.label != label:
             label = st.label
             body.append(_comment(label))
-        targets = _targets(st)
-        expr = _render(st, w)
         if not targets or st.effect and st.kind != "rng":
             body.append("    " + expr)
         else:
@@ -430,7 +465,7 @@ def emit(tr, func_name="value_and_grad") -> Emitted:
         body.append(f"    return {value_text}, {grads_tuple}")
     sig = ", ".join(input_names + ([f"{n}=None" for n in rng_names]))
     grad_names = [namer.names.get(tr.by_tensor[id(t)].id, "?") for t in grad_tensors]
-    doc = [f'    """Value and gradients of the traced step (written by gg.compile).',
+    doc = ['    """Value and gradients of the traced step (written by gg.compile).',
            "",
            f"    Inputs: {', '.join(input_names) or '(none)'}"
            + (f"; {', '.join(rng_names)}: numpy.random.Generator (random draws)"
@@ -456,6 +491,45 @@ def emit(tr, func_name="value_and_grad") -> Emitted:
                    n_rngs=len(rng_names), needs_blob=w.needs_blob, n_stmts=len(stmts))
 
 
+_INLINE_KINDS = {"ufunc", "call", "method", "attr", "getitem"}
+
+
+def _inlinable(stmts, outputs, mutated, backward_at) -> set:
+    """Statements whose unnamed result is used exactly once, by a later statement of the
+    same op and rule with no in-place write in between: written into that use."""
+    uses, user = {}, {}
+    for st in stmts:
+        for s in _syms((st.args, st.kwargs), []):
+            uses[s.id] = uses.get(s.id, 0) + 1
+            user[s.id] = st
+    for o in outputs:
+        if type(o) is Sym:
+            uses[o.id] = uses.get(o.id, 0) + 2  # outputs keep their names
+    position = {id(st): i for i, st in enumerate(stmts)}
+    writes = [i for i, st in enumerate(stmts) if st.effect and st.kind not in ("guard", "rng")]
+    out = set()
+    for i, st in enumerate(stmts):
+        t = st.target
+        if type(t) is not Sym or st.effect or st.kind not in _INLINE_KINDS:
+            continue
+        if t.name is not None or t.grad_of is not None or t.is_input or t.id in mutated:
+            continue
+        if uses.get(t.id) != 1:
+            continue
+        u = user[t.id]
+        if u.label != st.label or u.kind in ("guard", "setitem") or u is backward_at:
+            continue
+        j = position[id(u)]
+        if any(i < k < j for k in writes):
+            continue
+        out.add(id(st))
+    return out
+
+
+_HELPERS = {"sum_to": "sum the cotangent over the axes its input was broadcast along",
+            "expand_to": "broadcast the cotangent back to the input's shape"}
+
+
 def _comment(label) -> str:
     if label is None:
         return "    #"
@@ -468,4 +542,6 @@ def _comment(label) -> str:
         return f"    # {op} backward ({rule})" + (f": {line}" if line else "")
     if op == "seed":
         return "    # seed: d loss / d loss = 1"
+    if op in _HELPERS:
+        return f"    # {op}: {_HELPERS[op]}"
     return f"    # {op}"

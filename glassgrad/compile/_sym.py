@@ -417,6 +417,13 @@ class Sym(np.lib.mixins.NDArrayOperatorsMixin):
         concrete = self.a.reshape(*unwrap(shape), **kwargs)
         if concrete.shape == self.a.shape:
             return self
+        st = self.stmt
+        if st is not None and st.kind == "call" and st.op == "np.sum" and len(st.args) == 1 \
+                and st.kwargs.get("keepdims") is True and type(st.args[0]) is Sym:
+            # sum(keepdims=True) then reshape to the reduced shape: one plain sum
+            axis = st.kwargs.get("axis")
+            if np.sum(st.args[0].a, axis=axis).shape == concrete.shape:
+                return np.sum(st.args[0], axis=axis)
         return self.prog.record("reshape", (self,) + shape, kwargs, concrete, kind="method")
 
     def transpose(self, *axes):

@@ -28,7 +28,7 @@ import functools
 import math
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from .. import ops
 from ..primitive import OpError, apply, primitive
@@ -81,6 +81,11 @@ def windows(x, kernel, stride, pads, dilation, value=0.0):
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
     s_n, s_c, s_h, s_w = xp.strides
     ho, wo = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
+    if type(xp) is not np.ndarray:
+        # another registered array type (a tracer's symbolic array): as_strided would
+        # turn it into a plain ndarray; sliding_window_view dispatches and is the same view
+        span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+        return sliding_window_view(xp, span, axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]
     return as_strided(xp, shape=(n, c, ho, wo, kh, kw),
                       strides=(s_n, s_c, s_h * sh, s_w * sw, s_h * dh, s_w * dw),
                       writeable=False)

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from .. import ops
-from ..backend import array_of
+from ..backend import array_of, asarray
 from ..ops.elementwise import logistic
 from ..ops.reduction import log_sum_exp_shifted, max_shift
 from ..primitive import SAME, OpError, apply, primitive
@@ -201,7 +201,7 @@ def _ce_slope(z, t, axis, smoothing, stash):
 def _class_args(name, input, target, weight):  # noqa: A002
     """Check shapes; return (class axis, target indices as an int array)."""
     shape = shape_of(input)
-    t = np.asarray(array_of(target))
+    t = asarray(array_of(target))  # a registered array type (a traced one) kept as is
     if t.dtype.kind not in "iu":
         if t.dtype.kind == "f" and t.shape == shape:
             raise NotImplementedError(
