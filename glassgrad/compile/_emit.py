@@ -256,6 +256,11 @@ def _render(st: Stmt, w: _Writer):
         parts = [w.arg(a) for a in args] + w.kwargs(kw)
         return f"np.{ufunc.__name__}.{method}({', '.join(parts)})", 100
     if k == "call":
+        if st.op in _AS_METHOD and len(st.args) == 1 and type(st.args[0]) is Sym \
+                and isinstance(st.args[0].a, np.ndarray):
+            # x.sum(axis=0): what a person writes, and faster than np.sum's Python wrapper
+            parts = w.kwargs(st.kwargs)
+            return f"{_obj(w, st.args[0])}.{st.op[3:]}({', '.join(parts)})", 100
         parts = [w.arg(a) for a in st.args] + w.kwargs(st.kwargs)
         return f"{st.op}({', '.join(parts)})", 100
     if k in ("method", "rng"):
@@ -271,9 +276,17 @@ def _render(st: Stmt, w: _Writer):
     if k == "guard":
         how, expected = st.op, st.kwargs["expected"]
         value = w.arg(st.args[0])
+        if how == "bool":
+            test = value if not expected else f"not {_obj(w, st.args[0])}"
+            return (f"if {test}:  # the trace took the {expected} branch\n        raise "
+                    f"GuardFailed({'a value-dependent branch would go the other way'!r})"), 0
         return (f"if {how}({value}) != {expected!r}:\n        raise GuardFailed("
                 f"{f'{how}(...) was {expected!r} when traced'!r})"), 0
     raise AssertionError(k)
+
+
+_AS_METHOD = {"np.sum", "np.mean", "np.any", "np.all", "np.max", "np.min", "np.prod",
+              "np.argmax", "np.argmin", "np.cumsum"}
 
 
 def _obj(w, x) -> str:
@@ -442,7 +455,7 @@ def emit(tr, func_name="value_and_grad") -> Emitted:
             label = None
         targets = _targets(st)
         expr, prec = _render(st, w)
-        if id(st) in inlinable:
+        if id(st) in inlinable and len(expr) <= 48:  # long expressions keep a name
             w.inline[targets[0].id] = (expr, prec)
             continue
         if st.label != label:
@@ -517,7 +530,8 @@ def _inlinable(stmts, outputs, mutated, backward_at) -> set:
         if uses.get(t.id) != 1:
             continue
         u = user[t.id]
-        if u.label != st.label or u.kind in ("guard", "setitem") or u is backward_at:
+        if (u.label != st.label and u.kind != "guard") or u.kind == "setitem" \
+                or u is backward_at:
             continue
         j = position[id(u)]
         if any(i < k < j for k in writes):
