@@ -120,10 +120,15 @@ def _numba(py, source):
                 state_["fn"] = jitted
                 return out
             except Exception as err:  # noqa: BLE001  (any typing failure: fall back)
-                first = str(err).strip().splitlines()
+                lines = [ln.strip() for ln in str(err).strip().splitlines() if ln.strip()]
+                detail = next((ln for ln in lines if ln.startswith(("No implementation",
+                               "Unknown attribute", "Use of unsupported", "Untyped global",
+                               "NameError", "Invalid use"))), lines[0] if lines else "")
+                where = next((ln for ln in lines if ln.startswith(("t", "d_")) and "=" in ln),
+                             "")
                 warnings.warn("gg.compile(backend='numba'): Numba cannot compile this "
-                              f"program ({first[0] if first else type(err).__name__}); "
-                              "running the NumPy source", stacklevel=3)
+                              f"program ({detail[:200]}{'; at: ' + where if where else ''}); "
+                              "running the NumPy source instead", stacklevel=3)
                 state_["fn"] = py
         return state_["fn"](*arrays)
 

@@ -251,8 +251,28 @@ def _render(st: Stmt, w: _Writer):
                 if w.prec(args[0]) < 100:
                     inner = f"({inner})"
                 return f"{_UNOPS[ufunc]}{inner}", _UNARY
+            if set(kw) == {"dtype"} and len(args) == 2 and ufunc in _BINOPS \
+                    and st.target is not None and np.dtype(kw["dtype"]) == _plain_dtype(
+                        ufunc, args) == st.target.a.dtype:
+                kw = {}  # the dtype= changes nothing: write the operator
+                sym = _BINOPS[ufunc]
+                op_prec = _PRECEDENCE[sym]
+                texts = _const_as_scalar(w, st, args)
+                a = _wrap(texts[0][0], texts[0][1], op_prec, True, sym)
+                b = _wrap(texts[1][0], texts[1][1], op_prec, False, sym)
+                return f"{a} {sym} {b}", op_prec
             parts = [w.arg(a) for a in args] + w.kwargs(kw)
             return f"np.{ufunc.__name__}({', '.join(parts)})", 100
+        if method == "reduce" and ufunc in _REDUCE_METHODS and len(args) == 1 \
+                and type(args[0]) is Sym and set(kw) <= {"axis", "keepdims"}:
+            x, axis = args[0], kw.get("axis", 0)
+            if axis is None or (type(axis) is tuple and sorted(a % max(x.a.ndim, 1)
+                                for a in axis) == list(range(x.a.ndim))):
+                kw.pop("axis", None)
+                if kw.get("keepdims") is not True:
+                    kw.pop("keepdims", None)
+                    return f"{_obj(w, x)}.{_REDUCE_METHODS[ufunc]}()", 100
+            return f"{_obj(w, x)}.{_REDUCE_METHODS[ufunc]}({', '.join(w.kwargs(kw))})", 100
         parts = [w.arg(a) for a in args] + w.kwargs(kw)
         return f"np.{ufunc.__name__}.{method}({', '.join(parts)})", 100
     if k == "call":
@@ -285,8 +305,18 @@ def _render(st: Stmt, w: _Writer):
     raise AssertionError(k)
 
 
+_REDUCE_METHODS = {np.add: "sum", np.multiply: "prod", np.maximum: "max", np.minimum: "min",
+                   np.logical_or: "any", np.logical_and: "all"}
 _AS_METHOD = {"np.sum", "np.mean", "np.any", "np.all", "np.max", "np.min", "np.prod",
               "np.argmax", "np.argmin", "np.cumsum"}
+
+
+def _plain_dtype(ufunc, args):
+    """The dtype ``ufunc(*args)`` gives without a ``dtype=`` argument."""
+    try:
+        return ufunc(*[a.a if type(a) is Sym else a for a in args]).dtype
+    except (TypeError, ValueError):
+        return None
 
 
 def _obj(w, x) -> str:
