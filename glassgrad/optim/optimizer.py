@@ -235,13 +235,17 @@ class Optimizer:
         # An update rule is plain arithmetic on the gradient: NaN or Inf gradients give
         # NaN parameters, as in PyTorch, without a NumPy RuntimeWarning from our own
         # update code (``detect_anomaly`` or ``clip_grad_norm_`` are the tools for them).
+        update, state = self._update, self.state
         with no_grad(), np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             for gi, group in enumerate(self.param_groups):
                 for pi, p in enumerate(group["params"]):
-                    if p.grad is None:
+                    grad = p.grad
+                    if grad is None:
                         continue
                     self._check_writable(p, gi, pi)
-                    self._update(p.data, p.grad.data, self.state[p], group)
+                    # the arrays themselves: p is checked writable, and the rules never
+                    # write into the gradient (``.data`` would only wrap them again)
+                    update(p._data, grad._data, state[p], group)
         self._step_count += 1
         return loss
 
