@@ -114,3 +114,20 @@ def test_graph_pictures_example_draws_and_prints(tmp_path, monkeypatch, capsys):
     exec(compile(code, "README-viz", "exec"), env)
     assert "</svg>" in (tmp_path / "z.svg").read_text()
     assert "mul (*)" in capsys.readouterr().out and env["x"].grad.item() == 3.0
+
+
+def test_compile_example_prints_the_seed_backward(capsys):
+    code = next(b for b in _blocks() if "gg.compile(loss_fn" in b)
+    env: dict = {}
+    exec(compile(code, "README-compile", "exec"), env)
+    out = capsys.readouterr().out
+    assert "d_add2 = 0.25 * (sigmoid2 - y)" in out  # the seed's dz2 = (a2 - y) / n
+    assert "d_add = d_sigmoid * sigmoid * (1 - sigmoid)" in out
+    model, loss_fn, x, y = env["model"], env["loss_fn"], env["x"], env["y"]
+    compiled = [p.grad.numpy().copy() for p in model.parameters()]
+    for p in model.parameters():
+        p.grad = None
+    loss_fn(x, y).backward()
+    for got, p in zip(compiled, model.parameters()):
+        np.testing.assert_allclose(got, p.grad.numpy(), rtol=1e-6)
+    assert env["loss"].item() == loss_fn(x, y).item()
