@@ -311,6 +311,13 @@ _AS_METHOD = {"np.sum", "np.mean", "np.any", "np.all", "np.max", "np.min", "np.p
               "np.argmax", "np.argmin", "np.cumsum"}
 
 
+def _short(v) -> float:
+    """The shortest Python float that is ``v`` in ``v``'s own precision (``0.2`` for the
+    float32 nearest 0.2, not ``0.20000000298023224``): an operand a float32 array turns
+    back into exactly ``v``."""
+    return float(str(v)) if isinstance(v, np.floating) else float(v)
+
+
 def _plain_dtype(ufunc, args):
     """The dtype ``ufunc(*args)`` gives without a ``dtype=`` argument."""
     try:
@@ -338,13 +345,13 @@ def _const_as_scalar(w: _Writer, st: Stmt, args):
             odt = (other.a.dtype if type(other) is Sym else np.asarray(other).dtype)
             if u is not None and oshape == out.a.shape and odt == out.a.dtype \
                     and c.dtype == out.a.dtype and c.dtype.kind in "fc":
-                v = float(u) if c.dtype.kind == "f" else complex(u)
+                v = _short(u) if c.dtype.kind == "f" else complex(u)
                 texts.append((repr(v), _UNARY if c.dtype.kind == "f" and v < 0 else 100))
                 continue
         if c is not None and c.ndim == 0 and out is not None and type(x) is Sym:
             odt = (other.a.dtype if type(other) is Sym else np.asarray(other).dtype)
             if c.dtype == out.a.dtype and odt == out.a.dtype and c.dtype.kind == "f":
-                v = float(c)
+                v = _short(c[()])
                 texts.append((repr(v), _UNARY if v < 0 else 100))
                 continue
         texts.append((w.arg(x), w.prec(x)))

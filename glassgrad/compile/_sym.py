@@ -374,10 +374,8 @@ class Sym(np.lib.mixins.NDArrayOperatorsMixin):
     # -- indexing ---------------------------------------------------------------------------
     def __getitem__(self, index):
         concrete = self.a[unwrap(index)]
-        if isinstance(index, tuple) and all(i == slice(None) for i in index) \
-                or (type(index) is slice and index == slice(None)) or index is Ellipsis:
-            if concrete.shape == self.a.shape:
-                return self
+        if _whole(index) and concrete.shape == self.a.shape:
+            return self  # x[:] or x[...]: nothing to write down
         return self.prog.record("getitem", (self, index), {}, np.asarray(concrete),
                                 kind="getitem")
 
@@ -466,6 +464,17 @@ class Sym(np.lib.mixins.NDArrayOperatorsMixin):
 
     def __deepcopy__(self, memo):
         return self._method("copy", (), {})
+
+
+def _full_slice(i) -> bool:
+    return type(i) is slice and i.start is None and i.stop is None and i.step is None
+
+
+def _whole(index) -> bool:
+    """``index`` selects everything (``:``, ``...``, a tuple of those)."""
+    if index is Ellipsis or _full_slice(index):
+        return True
+    return type(index) is tuple and all(i is Ellipsis or _full_slice(i) for i in index)
 
 
 def _is_const(x, value=None) -> bool:
