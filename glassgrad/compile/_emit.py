@@ -300,8 +300,12 @@ def _render(st: Stmt, w: _Writer):
             test = value if not expected else f"not {_obj(w, st.args[0])}"
             return (f"if {test}:  # the trace took the {expected} branch\n        raise "
                     f"GuardFailed({'a value-dependent branch would go the other way'!r})"), 0
-        return (f"if {how}({value}) != {expected!r}:\n        raise GuardFailed("
-                f"{f'{how}(...) was {expected!r} when traced'!r})"), 0
+        read = f"{_obj(w, st.args[0])}.{how}()" if how in ("item", "tolist") \
+            else f"{how}({value})"
+        want = _scalar_expr(expected) if isinstance(expected, (int, float, complex)) \
+            else repr(expected)
+        return (f"if {read} != {want}:  # the trace read {expected!r}\n        raise "
+                f"GuardFailed({f'{how}(...) differs from the traced {expected!r}'!r})"), 0
     raise AssertionError(k)
 
 

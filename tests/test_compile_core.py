@@ -1,0 +1,213 @@
+"""gg.compile's contract beyond the numbers: guards and retracing, random draws, hooks,
+accumulation, errors, extra outputs, the numba backend and the command line."""
+
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import glassgrad as gg
+from glassgrad.compile import TraceError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _eager_grads(fn, *args, params):
+    for p in params:
+        p.grad = None
+    value = fn(*args)
+    value.backward()
+    return value.item(), [p.grad.numpy().copy() for p in params]
+
+
+def test_a_value_dependent_branch_is_guarded_and_retraced():
+    w = gg.tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+
+    def f(x):
+        s = (x * w).sum()
+        if s > 0:  # Python control flow on a value: baked in, guarded
+            return s * 2
+        return s * 3
+
+    pos, neg = gg.tensor(np.array([1.0, 0.0, 1.0])), gg.tensor(np.array([0.0, 1.0, 0.0]))
+    step = gg.compile(f, pos)
+    assert "GuardFailed" in step.source
+    for x, factor in ((pos, 2), (neg, 3), (pos, 2), (neg, 3)):
+        w.grad = None
+        loss = step(x, )
+        np.testing.assert_allclose(w.grad.numpy(), factor * x.numpy())
+        assert loss.item() == f(x).item()
+    assert step.traces == 2  # one per branch, each reused afterwards
+
+
+def test_a_guard_that_always_fails_is_an_error_not_a_loop():
+    w = gg.tensor(np.array([1.0]), requires_grad=True)
+
+    def f(x):
+        scale = float((x * w).sum())  # NaN here: no trace can ever pass its own check
+        return (x * w).sum() * (1.0 if scale == scale else 2.0)
+
+    step = gg.compile(f)
+    with pytest.raises(TraceError, match="fresh trace failed"):
+        step(gg.tensor(np.array([np.nan])))
+
+
+def test_gradients_accumulate_as_backward_does():
+    w = gg.tensor(np.array([0.5, -1.5]), requires_grad=True)
+    x = gg.tensor(np.array([2.0, 3.0]))
+    step = gg.compile(lambda x: gg.exp(x * w).sum(), x)
+    step(x)
+    first = w.grad.numpy().copy()
+    step(x)
+    np.testing.assert_allclose(w.grad.numpy(), 2 * first, rtol=1e-12)
+    _, (want,) = _eager_grads(lambda x: gg.exp(x * w).sum(), x, params=[w])
+    np.testing.assert_allclose(first, want, rtol=1e-12)
+
+
+def test_random_draws_happen_at_run_time_in_eager_order():
+    w = gg.tensor(np.ones(5), requires_grad=True)
+
+    def f(x):
+        noise = gg.rand(5, dtype=gg.float64)
+        return (x * w * noise).sum()
+
+    x = gg.tensor(np.arange(5.0))
+    step = gg.compile(f, x)
+    assert "rng.random" in step.source
+    gg.manual_seed(3)
+    a = step(x).item()
+    b = step(x).item()
+    assert a != b  # a new mask every call, not one baked in
+    gg.manual_seed(3)
+    assert f(x).item() == a and f(x).item() == b  # the same stream as eager
+
+
+def test_leaf_hooks_are_part_of_the_program():
+    w = gg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    handle = w.register_hook(lambda g: g * 10)
+    x = gg.tensor(np.array([3.0, 4.0]))
+    step = gg.compile(lambda x: (x * w).sum(), x)
+    w.grad = None
+    step(x)
+    np.testing.assert_allclose(w.grad.numpy(), [30.0, 40.0])
+    handle.remove()
+
+
+def test_extra_outputs_and_no_grad():
+    w = gg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x = gg.tensor(np.array([3.0, 4.0]))
+
+    def f(x):
+        pred = x * w
+        return pred.sum(), pred
+
+    step = gg.compile(f, x)
+    loss, pred = step(x)
+    np.testing.assert_allclose(pred.numpy(), [3.0, 8.0])
+    assert loss.item() == 11.0 and not pred.requires_grad
+    w.grad = None
+    with gg.no_grad():
+        loss, _ = step(x)
+    assert loss.item() == 11.0 and w.grad is None  # no_grad: a value-only program
+
+
+def test_no_gradient_code_for_inputs_that_need_none():
+    w = gg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x = gg.tensor(np.array([3.0, 4.0]))
+    source = gg.compile(lambda x: gg.tanh(x * w).sum(), x).source
+    assert "d_w" in source and "d_x" not in source
+
+
+def test_inputs_are_arguments_then_captured_tensors():
+    lin = gg.nn.Linear(3, 2).double()
+    x = gg.tensor(np.ones((4, 3)))
+    step = gg.compile(lambda x: lin(x).sum(), x)
+    assert step.inputs[0] is x
+    assert {id(t) for t in step.inputs[1:]} == {id(lin.weight), id(lin.bias)}
+    assert all(n.isidentifier() for n in step.input_names)
+
+
+def test_errors_say_what_to_do():
+    x = gg.tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(TraceError, match="single number"):
+        gg.compile(lambda x: x * 2, x)
+    with pytest.raises(TraceError, match="return the loss"):
+        gg.compile(lambda x: 3.0, x)
+    with pytest.raises(TraceError, match="plain NumPy array"):
+        gg.compile(lambda x: gg.tensor(np.asarray(x.numpy()) * 2, requires_grad=True).sum(), x)
+    outside = x * 2  # has a graph made outside the step
+    with pytest.raises(TraceError, match="computed outside"):
+        gg.compile(lambda y: (y * outside).sum(), gg.tensor(np.ones(3)))
+    with pytest.raises(ValueError, match="backend"):
+        gg.compile(lambda y: y.sum(), backend="jax")
+
+
+def test_the_program_is_plain_python():
+    w = gg.tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), requires_grad=True)
+    x = gg.tensor(np.array([[0.5, -1.0]]))
+    step = gg.compile(lambda x: gg.sigmoid(x @ w).mean(), x)
+    namespace = {"np": np, "GuardFailed": Exception}
+    exec(compile(step.source, "program", "exec"), namespace)  # noqa: S102
+    value, (dw,) = namespace["value_and_grad"](x.numpy(), w.numpy())
+    want_value, (want_dw,) = _eager_grads(lambda x: gg.sigmoid(x @ w).mean(), x, params=[w])
+    assert value == want_value
+    np.testing.assert_allclose(dw, want_dw, rtol=1e-12)
+
+
+
+
+def test_numba_backend_matches_numpy():
+    pytest.importorskip("numba", reason="Numba is not installed (the [numba] extra)")
+    gg.manual_seed(0)
+    model = gg.nn.Sequential(gg.nn.Linear(2, 4), gg.nn.Sigmoid(), gg.nn.Linear(4, 1),
+                             gg.nn.Sigmoid()).double()
+    x = gg.tensor(np.array([[0.0, 0], [0, 1], [1, 0], [1, 1]]))
+    y = gg.tensor(np.array([[0.0], [1], [1], [0]]))
+
+    def loss_fn(x, y):
+        return gg.nn.functional.binary_cross_entropy(model(x), y)
+
+    step = gg.compile(loss_fn, x, y, backend="numba")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # this program compiles: no fallback warning
+        loss = step(x, y)
+    got = [p.grad.numpy().copy() for p in model.parameters()]
+    want_loss, want = _eager_grads(loss_fn, x, y, params=list(model.parameters()))
+    assert loss.item() == pytest.approx(want_loss, rel=1e-12)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+
+
+def test_numba_falls_back_with_a_message():
+    pytest.importorskip("numba", reason="Numba is not installed (the [numba] extra)")
+    w = gg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    x = gg.tensor(np.ones((3, 2)))
+    step = gg.compile(lambda x: gg.einsum("ij,jk->ik", w, x).sum(), x, backend="numba")
+    with pytest.warns(UserWarning, match="Numba cannot compile"):
+        step(x)
+    np.testing.assert_allclose(w.grad.numpy(), np.full((2, 3), 2.0))
+
+
+def test_command_line_prints_the_source(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text("import numpy as np, glassgrad as gg\n"
+                      "w = gg.tensor(np.ones(3), requires_grad=True)\n"
+                      "step = gg.compile(lambda x: gg.tanh(x * w).sum(), "
+                      "gg.tensor(np.arange(3.0)))\n"
+                      "not_a_step = 3\n")
+    run = [sys.executable, "-m", "glassgrad", "compile"]
+    ok = subprocess.run(run + [f"{script}:step"], capture_output=True, text=True, cwd=ROOT)
+    assert ok.returncode == 0, ok.stderr
+    assert "def value_and_grad(x, w):" in ok.stdout and "np.tanh(" in ok.stdout
+    out = tmp_path / "step.py"
+    saved = subprocess.run(run + [f"{script}:step", "--out", str(out)], capture_output=True,
+                           text=True, cwd=ROOT)
+    assert saved.returncode == 0 and "import numpy as np" in out.read_text()
+    for bad, message in ((f"{script}:not_a_step", "not a compiled step"),
+                         (f"{script}:missing", "defines no"), ("nofile.py:x", "no such file"),
+                         ("noname", "FILE:NAME")):
+        proc = subprocess.run(run + [bad], capture_output=True, text=True, cwd=ROOT)
+        assert proc.returncode != 0 and message in proc.stderr
