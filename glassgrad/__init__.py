@@ -16,6 +16,7 @@ from . import tensor_methods  # noqa: F401
 
 # isort: split
 from . import autograd, data, diagnostics, func, linalg, nn, ops, optim, viz
+from .compile import compile  # noqa: A004  (gg.compile, as torch.compile)
 from .creation import (
     Generator,
     allclose,
@@ -56,7 +57,6 @@ from .dtypes import (
     set_default_dtype,
     uint8,
 )
-from .compile import compile  # noqa: A004  (gg.compile, as torch.compile)
 from .explain import explain
 from .grad_mode import (
     enable_grad,

@@ -103,8 +103,9 @@ def offset_slices(kernel, stride, dilation, out_hw):
 
 
 def _im2col_array(x, kernel, stride, pads, dilation):
-    return np.ascontiguousarray(
-        windows(x, kernel, stride, pads, dilation).transpose(0, 1, 4, 5, 2, 3))
+    cols = windows(x, kernel, stride, pads, dilation).transpose(0, 1, 4, 5, 2, 3)
+    # np.ascontiguousarray does not dispatch: another array type (a traced one) copies
+    return np.ascontiguousarray(cols) if type(cols) is np.ndarray else cols.copy()
 
 
 def _place(a, axis: int, size: int, before: int = 0):

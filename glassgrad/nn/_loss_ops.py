@@ -91,7 +91,7 @@ class _Targets:
         self.a = self.b + (smoothing / c) * w.sum() * kept if smoothing else self.b
         self.kept = kept
         self.w = w.reshape(tuple(c if i == axis else 1 for i in range(len(z_shape))))
-        self.denom = np.asarray(wy.sum(dtype=np.float64), dtype=dtype)
+        self.denom = asarray(wy.sum(dtype=np.float64)).astype(dtype)  # a traced sum kept
 
 
 @primitive(save="z", params="targets axis smoothing reduction stash", public=False,

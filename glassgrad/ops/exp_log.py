@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..backend import array_of
+from ..backend import array_of, asarray
 from ..primitive import SAME, OpError, apply, primitive
 
 __all__ = [
@@ -115,7 +115,7 @@ def _erf_array(x: np.ndarray) -> np.ndarray:
       error in it is damped 200-fold in erf).
     erf is odd: computed on |x|, the sign restored at the end.
     """
-    x64 = np.asarray(x, dtype=np.float64)
+    x64 = asarray(x).astype(np.float64, copy=False)  # keeps a registered array type
     a = np.abs(x64)
     out = np.empty_like(a)
     small = a < 2.0

@@ -110,7 +110,7 @@ class index_put:
         return apply(index_put, (x, value), (unwrap_index(index), vndim))
 
     def forward(x, v, index, vndim):
-        out = np.array(x, copy=True, dtype=np.result_type(x, v))
+        out = x.astype(np.result_type(x, v), copy=True)  # astype keeps x's array type
         out[index] = v
         return out
 
