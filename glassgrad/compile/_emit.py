@@ -337,8 +337,11 @@ def _obj(w, x) -> str:
 
 def _const_as_scalar(w: _Writer, st: Stmt, args):
     """Operands of a binary operator; a uniform constant whose broadcast does not change
-    the result's shape and dtype is written as a plain number (``0.25 * x``)."""
+    the result's shape and dtype is written as a plain number (``0.25 * x``). Not for
+    ``@``: a matrix product does not broadcast, a number there is an error."""
     out = st.target
+    if st.op[0] is np.matmul:
+        return [(w.arg(x), w.prec(x)) for x in args]
     texts = []  # (text, precedence) per operand
     for i, x in enumerate(args):
         other = args[1 - i]

@@ -198,16 +198,22 @@ class Program:
         return target
 
     def materialize(self, s: Sym) -> None:
-        """A constant about to be written in place becomes a variable of its own."""
+        """A constant about to be written in place becomes a variable of its own.
+
+        Called *before* the concrete write: the variable starts from the constant's value
+        as it was, and the concrete array is replaced by a private copy so that other
+        Syms folded to the same constant do not see the write."""
         if s.const:
             s.const = False
+            s.a = s.a.copy()
             st = Stmt(s, "np.array", (s.a.copy(),), {}, self.where(), kind="call")
             st.extra = "materialize"
             self.stmts.append(st)
             s.stmt = st
 
     def mutate(self, s: Sym) -> None:
-        """``s`` is written in place: later reads see a new version (no CSE across it)."""
+        """``s`` is about to be written in place (call before the concrete write): later
+        reads see a new version (no CSE across it)."""
         if s.const:
             self.materialize(s)
         s.version += 1
@@ -233,6 +239,10 @@ def _fmt_op(func) -> str:
     if mod.startswith("numpy.lib.stride_tricks"):
         return f"np.lib.stride_tricks.{name}"
     return f"np.{name}"
+
+
+_IN_PLACE_METHODS = frozenset(("fill", "sort", "partition", "put", "itemset", "setfield",
+                               "resize"))
 
 
 class Sym(np.lib.mixins.NDArrayOperatorsMixin):
@@ -287,7 +297,10 @@ class Sym(np.lib.mixins.NDArrayOperatorsMixin):
             f"a traced value (shape {self.a.shape}) was turned into a plain NumPy array "
             f"in {self.prog.where()[0]}: the computation would be baked into the compiled "
             "program as a constant. Keep it in NumPy calls (np.add(x, y), x.sum()), or "
-            "compute it outside the compiled function")
+            "compute it outside the compiled function. (Writing it into an array the "
+            "tracer cannot see does this too: a buffer updated in place must be reachable "
+            "from the compiled function, as an argument, a module's buffer or a captured "
+            "tensor, not made inside it)")
 
     # -- values that decide branches: concrete, guarded -------------------------------------
     def __bool__(self) -> bool:
@@ -323,11 +336,11 @@ class Sym(np.lib.mixins.NDArrayOperatorsMixin):
     # -- NumPy protocols --------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         for x in inputs:
-            if not isinstance(x, (Sym, np.ndarray, np.generic, int, float, complex, bool)):
+            if not isinstance(x, (Sym, np.ndarray, np.generic, int, float, complex, bool)) \
+                    and not (method == "at" and x is inputs[1]):  # ufunc.at's index
                 return NotImplemented  # a Tensor: let it take the operation
         prog = self.prog
         out = kwargs.get("out")
-        concrete = getattr(ufunc, method)(*unwrap(inputs), **unwrap(kwargs))
         if out is not None or method == "at":
             targets = out if out is not None else (inputs[0],)
             for t in targets:
@@ -337,10 +350,12 @@ class Sym(np.lib.mixins.NDArrayOperatorsMixin):
                     raise TraceError(f"np.{ufunc.__name__}: writing a traced value into a "
                                      "plain NumPy array: the array would not be updated "
                                      "on later calls")
+            getattr(ufunc, method)(*unwrap(inputs), **unwrap(kwargs))
             prog.record((ufunc, method), inputs, kwargs, None, kind="ufunc", effect=True)
             if out is not None:
                 return out[0] if len(out) == 1 else out
             return None
+        concrete = getattr(ufunc, method)(*unwrap(inputs), **unwrap(kwargs))
         if method == "__call__":
             simple = _simplify(ufunc, inputs, concrete)
             if simple is not None:
@@ -349,6 +364,14 @@ class Sym(np.lib.mixins.NDArrayOperatorsMixin):
 
     def __array_function__(self, func, types, args, kwargs):
         prog = self.prog
+        name = func.__name__
+        if name in ("copyto", "put", "place", "put_along_axis", "fill_diagonal"):
+            dst = args[0] if args else kwargs.get("dst", kwargs.get("a", kwargs.get("arr")))
+            if type(dst) is Sym:
+                prog.mutate(dst)
+            func(*unwrap(args), **unwrap(kwargs))
+            prog.record(_fmt_op(func), args, kwargs, None, effect=True)
+            return None
         concrete = func(*unwrap(args), **unwrap(kwargs))
         if not isinstance(concrete, (np.ndarray, np.generic, tuple, list)):
             return concrete  # metadata (np.shape, np.ndim, np.result_type ...)
@@ -360,15 +383,8 @@ class Sym(np.lib.mixins.NDArrayOperatorsMixin):
         simple = _simplify_function(func, args, kwargs, concrete)
         if simple is not None:
             return simple
-        name = func.__name__
         if name in ("empty_like",):
             return prog.record(_fmt_op(func), args, kwargs, concrete, cse=False)
-        if name in ("copyto", "put", "place", "put_along_axis", "fill_diagonal"):
-            dst = args[0] if args else kwargs.get("dst", kwargs.get("a", kwargs.get("arr")))
-            if type(dst) is Sym:
-                prog.mutate(dst)
-            prog.record(_fmt_op(func), args, kwargs, None, effect=True)
-            return None
         return prog.record(_fmt_op(func), args, kwargs, concrete)
 
     # -- indexing ---------------------------------------------------------------------------
@@ -380,8 +396,8 @@ class Sym(np.lib.mixins.NDArrayOperatorsMixin):
                                 kind="getitem")
 
     def __setitem__(self, index, value) -> None:
-        self.a[unwrap(index)] = unwrap(value)
         self.prog.mutate(self)
+        self.a[unwrap(index)] = unwrap(value)
         self.prog.record("setitem", (self, index, value), {}, None, kind="setitem",
                          effect=True)
 
@@ -436,9 +452,12 @@ class Sym(np.lib.mixins.NDArrayOperatorsMixin):
         return np.sum(self, *args, **kwargs)
 
     def _method(self, name, args, kwargs):
+        if name in _IN_PLACE_METHODS:
+            self.prog.mutate(self)  # before the write: a constant is copied as it was
         concrete = getattr(self.a, name)(*unwrap(args), **unwrap(kwargs))
         if concrete is None:  # an in-place method (fill, sort, ...)
-            self.prog.mutate(self)
+            if name not in _IN_PLACE_METHODS:
+                self.prog.mutate(self)
             self.prog.record(name, (self,) + tuple(args), kwargs, None, kind="method",
                              effect=True)
             return None
