@@ -188,6 +188,10 @@ def _captured_candidates(fn) -> list:
             for i, o in enumerate(obj):
                 if isinstance(o, (Module, Tensor)):
                     visit(o, f"{name}{i}")
+        elif isinstance(obj, dict) and len(obj) < 64:  # params = {"W1": ..., "b1": ...}
+            for k, o in obj.items():
+                if isinstance(o, (Module, Tensor)) and isinstance(k, str):
+                    visit(o, k)
 
     target = fn
     if isinstance(fn, Module):
