@@ -210,3 +210,15 @@ def test_graph_pictures_example_writes_three_pictures(tmp_path):
     assert proc.returncode == 0, proc.stderr
     for name in ("z_graph", "xor_mlp", "cnn_collapsed"):
         assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_one_arrow_per_use_so_fan_out_paths_are_visible():
+    """``b = a + a`` uses ``a`` twice: two arrows, the two paths whose gradients add up
+    (dc/da = 4 for c = b + b shows as 2 x 2 arrows)."""
+    a = gg.tensor(1.5, requires_grad=True)
+    b = a + a
+    c = b + b
+    dot = gg.viz.to_dot(c, params={"a": a})
+    edges = [line.strip() for line in dot.splitlines() if "->" in line]
+    assert edges.count("leaf0 -> op0;") == 2
+    assert edges.count("op0 -> op1;") == 2

@@ -232,7 +232,9 @@ def build_layout_graph(output, params=None, model=None, show_values="auto", show
     out_nodes, edges, seen_edges = {}, [], set()
 
     def add_edge(a, b):
-        if a != b and (a, b) not in seen_edges:
+        # one arrow per use: ``a + a`` draws two (the two paths whose gradients add up);
+        # a collapsed module box keeps one arrow per pair of boxes
+        if a != b and (trace is None or (a, b) not in seen_edges):
             seen_edges.add((a, b))
             edges.append((a, b))
 

@@ -193,12 +193,16 @@ def _render_matplotlib(nodes: dict, edges: list, notes: list, fmt: str) -> bytes
     ax.set_xlim(0, total_w)
     ax.set_ylim(0, total_h)
     ax.axis("off")
+    uses: dict = {}
     for a, b in edges:
         (xa, ya), (xb, yb) = pos[a], pos[b]
         half_a = size[a][0] * (0.55 if nodes[a]["kind"] == "leaf" else 0.5)
+        k = uses[(a, b)] = uses.get((a, b), -1) + 1
+        bend = 0.0 if k == 0 else (0.3 if k % 2 else -0.3) * ((k + 1) // 2)  # a + a: two
         ax.annotate("", xy=(xb - size[b][0] / 2, yb), xytext=(xa + half_a, ya),
                     arrowprops=dict(arrowstyle="-|>", color="#555555", lw=0.8,
-                                    shrinkA=0, shrinkB=1, connectionstyle="arc3,rad=0.0"))
+                                    shrinkA=0, shrinkB=1,
+                                    connectionstyle=f"arc3,rad={bend}"))
     for k, n in nodes.items():
         (cx, cy), (w, h) = pos[k], size[k]
         if n["kind"] == "const":
