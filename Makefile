@@ -11,15 +11,15 @@ $(VPY):
 	$(PY) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(VPY)
-	$(VPY) -m pip install -q -e ".[plot]"
+	$(VPY) -m pip install -q -e ".[demo]"
 	touch $@
 
 $(DEVSTAMP): pyproject.toml | $(VPY)
-	$(VPY) -m pip install -q -e ".[dev,plot]"
+	$(VPY) -m pip install -q -e ".[dev,demo]"
 	touch $@
 
 demo: $(STAMP)
-	$(VPY) -m glassgrad.demo
+	$(VPY) -m glassgrad demo
 
 test: $(DEVSTAMP)
 	$(VPY) -m ruff check .

@@ -219,6 +219,9 @@ def test_one_arrow_per_use_so_fan_out_paths_are_visible():
     b = a + a
     c = b + b
     dot = gg.viz.to_dot(c, params={"a": a})
-    edges = [line.strip() for line in dot.splitlines() if "->" in line]
-    assert edges.count("leaf0 -> op0;") == 2
-    assert edges.count("op0 -> op1;") == 2
+    edges = [line.strip().rstrip(";").split(" -> ") for line in dot.splitlines()
+             if "->" in line]
+    assert len(edges) == 4
+    (leaf, add1), (_, _), (op1, add2), (_, _) = edges
+    assert leaf.startswith("leaf") and edges.count([leaf, add1]) == 2
+    assert op1 == add1 and edges.count([add1, add2]) == 2
