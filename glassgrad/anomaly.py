@@ -8,17 +8,14 @@ and that place.
 
 from __future__ import annotations
 
-import os
 import traceback
 
 import numpy as np
 
 from .modes import state
+from .sites import is_user_file
 
 __all__ = ["detect_anomaly", "set_detect_anomaly", "AnomalyError", "is_anomaly_enabled"]
-
-_PKG_DIR = os.path.dirname(os.path.abspath(__file__))
-
 
 class AnomalyError(RuntimeError):
     """A NaN or Inf appeared in a forward or backward computation.
@@ -45,7 +42,7 @@ def is_anomaly_enabled() -> bool:
 def _user_frames():
     """The stack without glassgrad's own frames: where the user created the op."""
     frames = traceback.extract_stack()[:-1]
-    return [f for f in frames if not os.path.abspath(f.filename).startswith(_PKG_DIR)]
+    return [f for f in frames if is_user_file(f.filename)]
 
 
 def record(node) -> None:

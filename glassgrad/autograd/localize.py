@@ -33,12 +33,12 @@ from ..broadcast import sum_to
 from ..graph import Node, walk
 from ..modes import state
 from ..primitive import SELECT, apply
+from ..sites import is_user_file
 from ..tensor import Tensor
 from .function import Function, FunctionCtx
 
 __all__ = ["find_bad_backward", "BadBackward"]
 
-_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _APPLY_CODE = apply.__code__
 _FN_APPLY_CODE = Function._apply.__func__.__code__
 _MAX_ELEMENTWISE = 4096  # largest input whose worst element is searched element by element
@@ -85,9 +85,9 @@ def _copy(d):
 def _site(frame):
     """The innermost frame outside glassgrad: where the user's code made the op."""
     while frame is not None:
-        path = os.path.abspath(frame.f_code.co_filename)
-        if not path.startswith(_PKG_DIR):
-            return path, frame.f_lineno
+        path = frame.f_code.co_filename
+        if is_user_file(path):
+            return os.path.abspath(path), frame.f_lineno
         frame = frame.f_back
     return None, None
 
