@@ -86,6 +86,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["demo"]:  # the demo parses its own options (and its own --help)
+        return demo.main(argv[1:])
     args = parser().parse_args(argv)
     try:
         return args.run(args)
