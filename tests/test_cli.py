@@ -65,7 +65,7 @@ def test_train_compiled_equals_eager(capsys):
     argv = ["train", "--data", "moons", "--epochs", "2", "--hidden", "8", "--seed", "3"]
     _, eager, _ = run(capsys, *argv)
     _, compiled, _ = run(capsys, *argv, "--compile")
-    metrics = re.compile(r"epoch.*")
+    metrics = re.compile(r"^epoch .*", re.M)
     assert metrics.findall(eager) == metrics.findall(compiled)
     assert "compiled step" in compiled
 

@@ -150,10 +150,11 @@ main { max-width: 60rem; margin: 0 auto; padding: 1.5rem 1rem 4rem; }
 h1 { font-size: 1.9rem; line-height: 1.2; margin: 0.5rem 0 0.25rem; }
 h2 { font-size: 1.35rem; line-height: 1.3; margin: 2.75rem 0 0.5rem; padding-top: 1rem;
      border-top: 1px solid var(--line); }
-p { margin: 0.6rem 0; max-width: 46rem; }
+p { margin: 0.6rem 0; max-width: 46rem; overflow-wrap: break-word; }
 a { color: var(--accent); }
 code, pre { font: 0.86rem/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
-p code { background: var(--panel); padding: 0.05rem 0.3rem; border-radius: 3px; }
+p code, li code { background: var(--panel); padding: 0.05rem 0.3rem; border-radius: 3px;
+                  overflow-wrap: anywhere; }
 pre { background: var(--panel); border: 1px solid var(--line); border-radius: 6px;
       padding: 0.75rem 0.9rem; overflow-x: auto; margin: 0; }
 figure { margin: 1.25rem 0; }
@@ -161,11 +162,12 @@ figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; }
 figcaption, .caption { color: var(--muted); font-size: 0.9rem; margin-top: 0.4rem; }
 .scroll { overflow-x: auto; margin: 1rem 0; }
 table { border-collapse: collapse; font-size: 0.92rem; min-width: 50%; }
-th, td { border-bottom: 1px solid var(--line); padding: 0.35rem 0.7rem; text-align: right;
+th, td { border-bottom: 1px solid var(--line); padding: 0.35rem 0.7rem; text-align: left;
          white-space: nowrap; }
-th:first-child, td:first-child { text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
 th { background: var(--panel); }
 .pair { display: grid; grid-template-columns: 1fr 1fr; gap: 0.75rem; margin: 1rem 0; }
+.pair > div { min-width: 0; }  /* a grid item would grow to its widest code line */
 .pair h3 { font-size: 0.95rem; margin: 0 0 0.3rem; }
 @media (max-width: 760px) { .pair { grid-template-columns: 1fr; } }
 .claims { list-style: none; padding: 0; margin: 1rem 0; }
@@ -178,6 +180,10 @@ nav ol { padding-left: 1.4rem; columns: 2 16rem; margin: 0.5rem 0 0; }
 .more { font-size: 0.92rem; color: var(--muted); }
 .lead { color: var(--muted); }
 """
+
+
+_NUMBER = re.compile(r"[-+\u2212]?(\d[\d,]*\.?\d*|\.\d+)(e[-+]?\d+)?\s*(%|x|ms|s|KiB|MiB|kB)?",
+                     re.IGNORECASE)
 
 
 def _inline(text: str) -> str:
@@ -194,12 +200,13 @@ def _block(block, ctx_out: Path) -> str:
     if kind == "figure":
         _, name, caption = block
         return (f'<figure><img src="figures/{html.escape(name)}" alt="{html.escape(caption)}"'
-                f' loading="lazy"><figcaption>{_inline(caption)}</figcaption></figure>')
+                f'><figcaption>{_inline(caption)}</figcaption></figure>')
     if kind == "table":
         _, header, rows, caption = block
         head = "".join(f"<th>{_inline(h)}</th>" for h in header)
-        body = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>"
-                       for r in rows)
+        body = "".join("<tr>" + "".join(
+            f'<td class="num">{_inline(c)}</td>' if _NUMBER.fullmatch(c.strip())
+            else f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in rows)
         cap = f'<div class="caption">{_inline(caption)}</div>' if caption else ""
         return (f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
                 f"<tbody>{body}</tbody></table>{cap}</div>")
