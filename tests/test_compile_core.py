@@ -1,6 +1,7 @@
 """gg.compile's contract beyond the numbers: guards and retracing, random draws, hooks,
 accumulation, errors, extra outputs, the numba backend and the command line."""
 
+import re
 import subprocess
 import sys
 import warnings
@@ -211,3 +212,38 @@ def test_command_line_prints_the_source(tmp_path):
                          ("noname", "FILE:NAME")):
         proc = subprocess.run(run + [bad], capture_output=True, text=True, cwd=ROOT)
         assert proc.returncode != 0 and message in proc.stderr
+
+
+def test_large_temporaries_are_freed_after_their_last_read():
+    """Locals live until the function returns: the program deletes large intermediates
+    after their last use (so a step does not hold the whole forward and backward at once),
+    and leaves small ones alone (the XOR program reads as written)."""
+    rng = np.random.default_rng(0)
+    w = gg.tensor(rng.standard_normal((300, 300)), requires_grad=True)
+    x = gg.tensor(rng.standard_normal((64, 300)))
+
+    def loss_fn(x):
+        h = gg.tanh(x @ w)
+        return (gg.tanh(h @ w) ** 2).sum()
+
+    step = gg.compile(loss_fn, x)
+    dels = [line for line in step.source.splitlines() if line.strip().startswith("del ")]
+    assert dels, step.source
+    body = step.source.splitlines()
+    freed = {}  # name -> line of its del
+    for i, line in enumerate(body):
+        if line.strip().startswith("del "):
+            for n in line.split("#")[0].strip()[4:].split(","):
+                freed[n.strip()] = i
+    for name, at in freed.items():  # never read after its del
+        code = [line.split("#")[0] for line in body[at + 1:]]
+        assert not any(re.search(rf"(?<![.\w]){name}\b", line) for line in code), name
+    step(x)
+    ref = gg.tensor(w.numpy(), requires_grad=True)
+    (gg.tanh(gg.tanh(x @ ref) @ ref) ** 2).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), ref.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+    small = gg.tensor(rng.standard_normal(3), requires_grad=True)
+    tiny = gg.compile(lambda: (gg.tanh(small) * 2).sum())
+    tiny()
+    assert "del " not in tiny.source

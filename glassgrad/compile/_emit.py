@@ -491,6 +491,7 @@ def emit(tr, func_name="value_and_grad") -> Emitted:
                           if id(st) in kept_ids), None)
         backward_at = first_bwd
     inlinable = _inlinable(stmts, outputs, prog.mutated, backward_at)
+    frees = _Frees(stmts, outputs, inputs_ids, inlinable)
     body.append("    # ---- forward ----")
     for st in stmts:
         if st is backward_at:
@@ -510,6 +511,9 @@ def emit(tr, func_name="value_and_grad") -> Emitted:
         else:
             lhs = ", ".join(namer.name(t) for t in targets)
             body.append(f"    {lhs} = {expr}")
+        dead = frees.after(st, w)
+        if dead:
+            body.append(f"    del {', '.join(dead)}  # large, not read again: freed now")
     value_text = w.arg(outputs[0])
     grad_texts = [w.arg(o) for o in outputs[1:1 + len(grad_tensors)]]
     aux_texts = [w.arg(o) for o in outputs[1 + len(grad_tensors):]]
@@ -549,6 +553,60 @@ def emit(tr, func_name="value_and_grad") -> Emitted:
 
 
 _INLINE_KINDS = {"ufunc", "call", "method", "attr", "getitem"}
+
+FREE_BYTES = 1 << 16  # temporaries this large are deleted after their last read
+
+
+class _Frees:
+    """Which large temporaries die after each written line (``del`` them there).
+
+    A function's locals live until it returns, so without this the program would hold
+    every intermediate of the forward and the backward at once (twice eager's peak for a
+    CNN, whose graph frees saved values as backward passes them). A value is read by the
+    statements that use it; a statement written into its single use (inlined) is read
+    where that use is written. Small values are left alone: freeing them saves nothing
+    and would clutter the source."""
+
+    def __init__(self, stmts, outputs, inputs_ids, inlinable) -> None:
+        keep = {o.id for o in outputs if type(o) is Sym} | set(inputs_ids)
+        self.user = {}  # id(stmt) inlined -> the stmt it is written into
+        self.readers = {}  # Sym id -> stmts that read it
+        for st in stmts:
+            for x in _syms((st.args, st.kwargs), []):
+                self.readers.setdefault(x.id, []).append(st)
+                if x.stmt is not None and id(x.stmt) in inlinable:
+                    self.user[id(x.stmt)] = st
+        self.inlinable = inlinable
+        self.pending = {}  # Sym id -> Sym, large and named, waiting for its last reader
+        for st in stmts:
+            for t in _targets(st):
+                if t.id not in keep and not t.const and id(st) not in inlinable \
+                        and t.a.nbytes >= FREE_BYTES:
+                    self.pending[t.id] = t
+        self.written = set()
+
+    def _done(self, st) -> bool:
+        while id(st) in self.inlinable:
+            nxt = self.user.get(id(st))
+            if nxt is None:
+                return False
+            st = nxt
+        return id(st) in self.written
+
+    def after(self, st, w) -> list:
+        """Names to ``del`` right after the line of ``st``."""
+        self.written.add(id(st))
+        if not self.pending:
+            return []
+        dead = []
+        for sid, sym in list(self.pending.items()):
+            if sym.stmt is None or not self._done(sym.stmt):
+                continue  # not defined yet
+            if all(self._done(r) for r in self.readers.get(sid, ())):
+                del self.pending[sid]
+                if sid not in w.inline:
+                    dead.append(w.namer.name(sym))
+        return dead
 
 
 def _inlinable(stmts, outputs, mutated, backward_at) -> set:

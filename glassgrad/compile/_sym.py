@@ -519,7 +519,8 @@ def _same(x, concrete) -> bool:
 
 
 def _simplify(ufunc, inputs, concrete):
-    """A no-op arithmetic step (``x * 1``, ``x + 0``, ``x / 1``, ``--x``) returns ``x``."""
+    """A no-op arithmetic step (``x * 1``, ``x + 0``, ``x / 1``, ``x ** 1``, ``--x``)
+    returns ``x``."""
     if not isinstance(concrete, np.ndarray) and not isinstance(concrete, np.generic):
         return None
     concrete = np.asarray(concrete)
@@ -538,7 +539,7 @@ def _simplify(ufunc, inputs, concrete):
         elif ufunc is np.subtract:
             if _is_const(b, 0) and _same(a, concrete):
                 return a
-        elif ufunc is np.true_divide:
+        elif ufunc is np.true_divide or ufunc is np.power:  # x / 1, x ** 1
             if _is_const(b, 1) and _same(a, concrete):
                 return a
     elif len(inputs) == 1 and ufunc is np.negative:
