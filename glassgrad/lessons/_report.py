@@ -199,8 +199,9 @@ def _block(block, ctx_out: Path) -> str:
         return f"<p>{_inline(block[1])}</p>"
     if kind == "figure":
         _, name, caption = block
-        return (f'<figure><img src="figures/{html.escape(name)}" alt="{html.escape(caption)}"'
-                f'><figcaption>{_inline(caption)}</figcaption></figure>')
+        src = f"figures/{html.escape(name)}"  # a link, so a phone can open it full size
+        return (f'<figure><a href="{src}"><img src="{src}" alt="{html.escape(caption)}"></a>'
+                f"<figcaption>{_inline(caption)}</figcaption></figure>")
     if kind == "table":
         _, header, rows, caption = block
         head = "".join(f"<th>{_inline(h)}</th>" for h in header)
