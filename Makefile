@@ -5,7 +5,7 @@ VPY     := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 DEVSTAMP:= $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test docs lint bench clean
 
 $(VPY):
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: $(DEVSTAMP)
 	$(VPY) -m ruff check .
 	$(VPY) -m pytest -n 2 -q
 
+# the docs site, in strict mode (a broken link or a failing tutorial cell fails it)
+docs: $(DEVSTAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+	@echo "docs: open $(CURDIR)/site/index.html"
+
 lint: $(DEVSTAMP)
 	$(VPY) -m ruff check .
 
@@ -32,4 +37,4 @@ bench: $(DEVSTAMP)
 	$(VPY) bench/bench_core.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build site *.egg-info .pytest_cache

@@ -312,6 +312,7 @@ def primitive(save: str = "", *, params: str = "", variadic: bool = False,
         )
         if jvp is LINEAR:
             prim.jvp = _linear_jvp(prim)
+        prim.card = cls  # the class as written: the derivative reference shows its source
         if call is not None:
             prim.__signature__ = inspect.signature(call)
         if opname in PRIMITIVES:

@@ -1,12 +1,14 @@
 """``gg.nn``: layers, activations and losses with PyTorch's names, shapes and state dicts.
 
+``gg.nn.functional`` (usually ``F``) holds the stateless forms, ``gg.nn.init`` the
+initialisers and ``gg.nn.utils`` gradient clipping.
+
+Examples
+--------
 >>> import glassgrad as gg
 >>> net = gg.nn.Sequential(gg.nn.Linear(2, 8), gg.nn.Tanh(), gg.nn.Linear(8, 1))
 >>> [k for k in net.state_dict()]
 ['0.weight', '0.bias', '2.weight', '2.bias']
-
-``gg.nn.functional`` (usually ``F``) holds the stateless forms, ``gg.nn.init`` the
-initialisers and ``gg.nn.utils`` gradient clipping.
 """
 
 from . import functional, init, utils

@@ -214,6 +214,10 @@ class Dropout(Module):
 class Embedding(Module):
     """A lookup table: ``out = weight[indices]``, one learned row per token id.
 
+    ``weight`` has shape ``(num_embeddings, embedding_dim)``, drawn from N(0, 1).
+    Indexing is the engine's ``getitem``, whose VJP adds the cotangent into each looked-up
+    row, so an index used twice gets both gradients.
+
     Parameters
     ----------
     num_embeddings : int
@@ -221,10 +225,6 @@ class Embedding(Module):
     embedding_dim : int
     padding_idx : int, optional
         This row starts at zero and receives no gradient (as PyTorch).
-
-    ``weight`` has shape ``(num_embeddings, embedding_dim)``, drawn from N(0, 1).
-    Indexing is the engine's ``getitem``, whose VJP adds the cotangent into each looked-up
-    row, so an index used twice gets both gradients.
 
     Examples
     --------
