@@ -23,10 +23,10 @@ import numpy as np
 from . import anomaly, forward
 from .backend import NDARRAY, own_copy
 from .broadcast import sum_to
-from .graph import FREED, Node
+from .graph import FREED, Node, walk
 from .modes import state
 from .primitive import as_gradient, output_cotangents, select_output
-from .tensor import Tensor
+from .tensor import POST_HOOKED, Tensor
 
 __all__ = ["backward", "run_backward", "seed", "observe_backward", "observe_forward",
            "accumulate_grad"]
@@ -239,6 +239,9 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
     check = state.anomaly
     observer = state.backward_observer
     grads_pop, grads_get = grads.pop, grads.get
+    # leaves whose gradient is final before the sweep ends (post-accumulate hooks)
+    uses = _leaf_uses(roots) if POST_HOOKED and capture is None else None
+    given = set()
     while True:
         if single is not None:
             n, single = single, None
@@ -289,7 +292,11 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
                             for p, gx in zip(parents, gxs)])
 
         for p, gx in zip(parents, gxs):
-            if p is None or gx is None:
+            if p is None:
+                continue
+            if gx is None:
+                if uses is not None and p in uses:
+                    _used(p, uses, leaf_grads, create_graph, given)
                 continue
             if type(p) is Node:
                 if gx.shape != p.shape:
@@ -317,19 +324,56 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
                     gx = gx.astype(arr.dtype)
                 prev = leaf_grads.get(p)
                 leaf_grads[p] = gx if prev is None else prev + gx
+                if uses is not None and p in uses:
+                    _used(p, uses, leaf_grads, create_graph, given)
 
-    # 3. leaves
-    given = set()
+    # 3. leaves (those still waiting: all of them, unless post-accumulate hooks)
     for leaf, g in leaf_grads.items():
-        hooks = getattr(leaf, "_hooks", None)
-        if hooks:
-            g = _call_hooks(hooks, g, create_graph)
         if capture is not None:
+            hooks = getattr(leaf, "_hooks", None)
+            if hooks:
+                g = _call_hooks(hooks, g, create_graph)
             if leaf in capture:
                 capture[leaf] = g
             continue
-        accumulate_grad(leaf, g, create_graph, given)
+        _finish_leaf(leaf, g, create_graph, given)
     return capture
+
+
+def _finish_leaf(leaf, g, create_graph: bool, given: set) -> None:
+    """A leaf's total cotangent: through its hooks into ``.grad``, then its
+    post-accumulate hooks."""
+    hooks = getattr(leaf, "_hooks", None)
+    if hooks:
+        g = _call_hooks(hooks, g, create_graph)
+    accumulate_grad(leaf, g, create_graph, given)
+    post = getattr(leaf, "_post_hooks", None)
+    if post:
+        for fn in tuple(post):
+            fn(leaf)
+
+
+def _leaf_uses(roots) -> dict:
+    """For each leaf with post-accumulate hooks: how many node inputs of the graph are
+    it. When that many contributions have been processed, its gradient is final."""
+    uses: dict = {}
+    for node in walk(roots):
+        for p in node.parents:
+            if p is not None and type(p) is not Node and getattr(p, "_post_hooks", None):
+                uses[p] = uses.get(p, 0) + 1
+    return uses
+
+
+def _used(leaf, uses: dict, leaf_grads: dict, create_graph: bool, given: set) -> None:
+    """One of ``leaf``'s uses has been processed; the last one finishes it now."""
+    left = uses[leaf] - 1
+    if left:
+        uses[leaf] = left
+        return
+    del uses[leaf]
+    g = leaf_grads.pop(leaf, None)
+    if g is not None:
+        _finish_leaf(leaf, g, create_graph, given)
 
 
 def accumulate_grad(leaf, g, create_graph: bool, given: set) -> None:

@@ -82,7 +82,7 @@ class Tensor:
     # _primal/_tangent/_level are set only on forward-mode dual tensors (see forward.py)
     __slots__ = (
         "_data", "_node", "requires_grad", "_grad", "_hooks", "_primal", "_tangent", "_level",
-        "__weakref__",
+        "_post_hooks", "__weakref__",
     )
     # NumPy must hand mixed ndarray/Tensor expressions to us, not loop over us.
     __array_priority__ = 1000
@@ -265,6 +265,24 @@ class Tensor:
         hooks.append(fn)
         return _HookHandle(hooks, fn)
 
+    def register_post_accumulate_grad_hook(self, fn):
+        """Call ``fn(tensor)`` on this leaf as soon as its ``.grad`` is final in a
+        backward pass, as PyTorch's hook of the same name: while the rest of the graph is
+        still being differentiated (the engine counts the graph's uses of the leaf and
+        accumulates its gradient when the last one has been processed). What
+        distributed training overlaps its gradient all-reduce with. Returns a handle
+        whose ``remove()`` unregisters it."""
+        if self._node is not None or not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: only a leaf that "
+                               "requires grad has a .grad to accumulate")
+        try:
+            hooks = self._post_hooks
+        except AttributeError:
+            hooks = self._post_hooks = []
+        hooks.append(fn)
+        POST_HOOKED.add(self)
+        return _HookHandle(hooks, fn)
+
     @staticmethod
     def _wrap(arr) -> Tensor:
         """A no-grad Tensor around an existing array (no copy)."""
@@ -357,6 +375,10 @@ class _HookHandle:
 
 
 _new = object.__new__
+
+# Leaves with a post-accumulate-grad hook: while there are none (the usual case) the
+# backward pass does not count uses of leaves at all.
+POST_HOOKED: weakref.WeakSet = weakref.WeakSet()
 
 
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
