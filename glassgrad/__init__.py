@@ -15,7 +15,7 @@ tensor(3.)
 from . import tensor_methods  # noqa: F401
 
 # isort: split
-from . import autograd, data, diagnostics, func, linalg, nn, ops, optim, viz
+from . import autograd, data, diagnostics, distributed, func, linalg, nn, ops, optim, viz
 from .compile import compile  # noqa: A004  (gg.compile, as torch.compile)
 from .creation import (
     Generator,
@@ -84,7 +84,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "tensor", "GradientTape", "autograd", "diagnostics", "func", "linalg", "nn",
-    "optim", "data", "viz",
+    "optim", "data", "viz", "distributed",
     "OpError",
     "save", "load", "CheckpointError", "explain", "compile",
     "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "eye", "randn", "rand",

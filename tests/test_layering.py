@@ -10,7 +10,7 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parent.parent / "glassgrad"
 
 # Imports a function may make on purpose: optional, heavy, off the op path.
-OPTIONAL = {"matplotlib", "matplotlib.pyplot", "matplotlib.image", "numba", "tqdm.auto",
+OPTIONAL = {"matplotlib", "matplotlib.pyplot", "matplotlib.image", "numba", "tqdm.auto", "mpi4py",
             "torch"}  # torch: only the styles lesson, beside its own gradients, when installed
 
 

@@ -22,9 +22,11 @@ from .dataset import Dataset, Subset, TensorDataset
 from .digits import load_digits, train_test_split
 from .loader import DataLoader, default_collate
 from .mnist import load_mnist, read_idx
+from .sampler import DistributedSampler
 from .synthetic import circles, spirals, two_moons, xor
 
 __all__ = [
+    "DistributedSampler",
     "Dataset", "TensorDataset", "Subset", "DataLoader", "default_collate",
     "xor", "two_moons", "circles", "spirals",
     "load_digits", "train_test_split", "load_mnist", "read_idx",

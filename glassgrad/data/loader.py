@@ -85,6 +85,9 @@ class DataLoader:
         loader's order no longer depends on other random draws.
     collate_fn : callable, optional
         Turns a list of samples into a batch; :func:`default_collate` by default.
+    sampler : iterable of int, optional
+        The sample indices of an epoch, in order (e.g. a :class:`DistributedSampler`,
+        whose shard differs per rank); cannot be combined with ``shuffle=True``.
     num_workers, pin_memory, persistent_workers, prefetch_factor, timeout, \
     worker_init_fn, multiprocessing_context, pin_memory_device
         Accepted so PyTorch code runs unchanged, and checked as torch checks them
@@ -128,6 +131,7 @@ class DataLoader:
         worker_init_fn: Callable | None = None,
         multiprocessing_context=None,
         *,
+        sampler=None,
         prefetch_factor: int | None = None,
         persistent_workers: bool = False,
         pin_memory_device: str = "",
@@ -170,6 +174,10 @@ class DataLoader:
                     "(e.g. np.random.default_rng(0)) or an int seed, got "
                     f"{type(generator).__name__}"
                 )
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler and shuffle=True are exclusive (as in "
+                             "torch); let the sampler shuffle (DistributedSampler does)")
+        self.sampler = sampler
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
@@ -178,13 +186,15 @@ class DataLoader:
         self.collate_fn = collate_fn
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         if self.drop_last:
             return n // self.batch_size
         return -(-n // self.batch_size)  # ceil(n / batch_size)
 
     def _order(self) -> np.ndarray:
         """The sample indices of one epoch (a fresh permutation when shuffling)."""
+        if self.sampler is not None:
+            return np.fromiter(iter(self.sampler), dtype=np.int64)
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)

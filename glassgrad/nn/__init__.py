@@ -11,7 +11,7 @@ Examples
 ['0.weight', '0.bias', '2.weight', '2.bias']
 """
 
-from . import functional, init, utils
+from . import functional, init, parallel, utils
 from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .container import ModuleList, Sequential
 from .conv import Conv2d
@@ -22,7 +22,7 @@ from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from .pooling import AvgPool2d, MaxPool2d
 
 __all__ = [
-    "functional", "init", "utils",
+    "functional", "init", "utils", "parallel",
     "Module", "Parameter", "Sequential", "ModuleList",
     "Linear", "Identity", "Flatten", "Residual", "Dropout", "Embedding",
     "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
