@@ -341,16 +341,12 @@ def _run(roots, seeds, retain_graph, create_graph, capture):
 
 
 def _finish_leaf(leaf, g, create_graph: bool, given: set) -> None:
-    """A leaf's total cotangent: through its hooks into ``.grad``, then its
-    post-accumulate hooks."""
+    """A leaf's total cotangent: through its hooks into ``.grad`` (whose post-accumulate
+    hooks then run)."""
     hooks = getattr(leaf, "_hooks", None)
     if hooks:
         g = _call_hooks(hooks, g, create_graph)
     accumulate_grad(leaf, g, create_graph, given)
-    post = getattr(leaf, "_post_hooks", None)
-    if post:
-        for fn in tuple(post):
-            fn(leaf)
 
 
 def _leaf_uses(roots) -> dict:
@@ -393,6 +389,10 @@ def accumulate_grad(leaf, g, create_graph: bool, given: set) -> None:
         leaf._grad = old + g
     else:
         old._data = old._data + g
+    post = getattr(leaf, "_post_hooks", None)
+    if post:  # register_post_accumulate_grad_hook: .grad is final now
+        for fn in tuple(post):
+            fn(leaf)
 
 
 def _fit(gx, shape, node, gxs):

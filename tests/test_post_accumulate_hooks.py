@@ -95,3 +95,16 @@ def test_only_leaves_that_require_grad():
         (w * 2).register_post_accumulate_grad_hook(lambda t: None)
     with pytest.raises(RuntimeError, match="only a leaf"):
         gg.tensor([1.0]).register_post_accumulate_grad_hook(lambda t: None)
+
+
+def test_a_compiled_step_runs_the_hooks_too():
+    """gg.compile adds into .grad through the same accumulate_grad, so a DDP-wrapped
+    model trained with a compiled step still reduces its gradients."""
+    w = gg.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    seen = []
+    w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.numpy().copy()))
+    step = gg.compile(lambda: (gg.tanh(w) ** 2).sum())
+    step()
+    want = 2 * np.tanh(w.numpy()) * (1 - np.tanh(w.numpy()) ** 2)
+    assert len(seen) == 1
+    np.testing.assert_allclose(seen[0], want, rtol=1e-12)
