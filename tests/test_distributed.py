@@ -143,3 +143,18 @@ def test_sampler_epochs_reshuffle_identically_on_every_rank_and_feed_a_loader():
     assert got.tolist() == list(s0) and len(loader) == 3
     with pytest.raises(ValueError, match="exclusive"):
         DataLoader(ds, sampler=s0, shuffle=True)
+
+
+@pytest.mark.slow
+def test_glassgrad_train_nproc_runs_itself_under_mpiexec_and_only_rank_0_speaks(tmp_path):
+    if importlib.util.find_spec("mpi4py") is None or MPIEXEC is None:
+        pytest.skip("MPI is not installed (pip install -e '.[mpi]')")
+    path = tmp_path / "m.npz"
+    done = subprocess.run([sys.executable, "-m", "glassgrad", "train", "--data", "moons",
+                           "--epochs", "2", "--hidden", "8", "--nproc", "2", "--save",
+                           str(path)], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 ranks (DistributedDataParallel)" in done.stdout
+    assert done.stdout.count("epoch   1 ") == 1  # printed by rank 0 alone
+    assert done.stdout.count("saved:") == 1 and path.exists()

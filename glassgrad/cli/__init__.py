@@ -90,6 +90,7 @@ def main(argv=None) -> int:
     if argv[:1] == ["demo"]:  # the demo parses its own options (and its own --help)
         return demo.main(argv[1:])
     args = parser().parse_args(argv)
+    args.argv = argv  # `train --nproc N` reruns itself under mpiexec
     try:
         return args.run(args)
     except (UsageError, ExpressionError, ValueError) as err:

@@ -9,13 +9,18 @@ the model, so ``glassgrad eval FILE`` rebuilds it without being told.
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 import glassgrad as gg
 from glassgrad import data as ggdata
+from glassgrad import distributed as dist
 from glassgrad.diagnostics import Monitor
 
 __all__ = ["DATASETS", "OPTIMIZERS", "load_data", "build_model", "train", "evaluate"]
@@ -107,6 +112,8 @@ def _accuracy(model, X, y, batch: int = 512) -> tuple[float, float]:
 
 
 def _bar(iterable, total, desc):
+    if dist.rank() != 0:  # only rank 0 shows progress
+        return iterable
     try:
         from tqdm.auto import tqdm
     except ImportError:
@@ -116,6 +123,8 @@ def _bar(iterable, total, desc):
 
 
 def _say(text: str) -> None:
+    if dist.rank() != 0:
+        return
     try:
         from tqdm.auto import tqdm
     except ImportError:
@@ -124,33 +133,62 @@ def _say(text: str) -> None:
     tqdm.write(text)
 
 
+def _relaunch(args) -> int:
+    """``--nproc N`` outside mpiexec: run this same command as N ranks under mpiexec."""
+    mpiexec = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) \
+        or shutil.which("mpiexec")
+    if mpiexec is None or importlib.util.find_spec("mpi4py") is None:
+        raise UsageError("--nproc needs MPI: pip install -e '.[mpi]' (the mpich and mpi4py "
+                         "wheels), or start it yourself with mpiexec -n N")
+    argv = list(args.argv)
+    i = argv.index("--nproc")
+    del argv[i:i + 2]
+    cmd = [mpiexec, "-n", str(args.nproc), sys.executable, "-m", "glassgrad", *argv]
+    return subprocess.run(cmd, check=False).returncode
+
+
 def train(args) -> int:
     """The ``train`` command: returns the exit status."""
     if args.epochs < 1 or args.batch_size < 1:
         raise UsageError("--epochs and --batch-size must be positive")
+    if args.nproc is not None:
+        if args.nproc < 1:
+            raise UsageError("--nproc must be positive")
+        if args.nproc > 1 and not dist._under_mpiexec():
+            return _relaunch(args)
+    rank, world = dist.init()
     gg.manual_seed(args.seed)
     X_tr, y_tr, X_te, y_te, image = load_data(args.data, seed=args.seed, limit=args.limit)
     n_classes = int(max(y_tr.max(), y_te.max())) + 1
     hidden = tuple(args.hidden)
     model = build_model(args.model, X_tr.shape[1:], n_classes, hidden)
+    net = model if world == 1 else gg.nn.parallel.DistributedDataParallel(model)
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
     opt = OPTIMIZERS[args.optimizer](model.parameters(), lr=lr)
     monitor = Monitor(model, opt) if args.monitor else None
     loss_fn = gg.nn.functional.cross_entropy
 
     def step(xb, yb):
-        return loss_fn(model(xb), yb)
+        return loss_fn(net(xb), yb)
 
     run_step = gg.compile(step) if args.compile else None
-    loader = ggdata.DataLoader(ggdata.TensorDataset(X_tr, y_tr), batch_size=args.batch_size,
-                               shuffle=True, generator=np.random.default_rng(args.seed))
+    dataset = ggdata.TensorDataset(X_tr, y_tr)
+    if world == 1:
+        loader = ggdata.DataLoader(dataset, batch_size=args.batch_size, shuffle=True,
+                                   generator=np.random.default_rng(args.seed))
+    else:  # each rank its shard; the batch size is per rank, as in PyTorch
+        sampler = ggdata.DistributedSampler(dataset, seed=args.seed)
+        loader = ggdata.DataLoader(dataset, batch_size=args.batch_size, sampler=sampler)
     n_params = sum(p.numel() for p in model.parameters())
     _say(f"training a {args.model} ({n_params} parameters) on {args.data[0]}: "
          f"{len(X_tr)} train / {len(X_te)} test, {args.optimizer} lr {lr:g}, "
-         f"{args.epochs} epochs{', compiled step' if args.compile else ''}")
+         f"{args.epochs} epochs{', compiled step' if args.compile else ''}"
+         + (f", {world} ranks (DistributedDataParallel)" if world > 1 else ""))
     start = time.perf_counter()
     history = []
     for epoch in range(1, args.epochs + 1):
+        if world > 1:
+            sampler.set_epoch(epoch)
         total, seen = 0.0, 0
         for xb, yb in _bar(loader, len(loader), f"epoch {epoch}"):
             opt.zero_grad()
@@ -164,6 +202,10 @@ def train(args) -> int:
             opt.step()
             total += float(loss) * len(yb)
             seen += len(yb)
+        if world > 1:  # the epoch's mean training loss over every rank's shard
+            sums = np.array([total, float(seen)])
+            dist.all_reduce(sums)
+            total, seen = sums[0], sums[1]
         test_loss, test_acc = _accuracy(model, X_te, y_te)
         history.append((total / seen, test_loss, test_acc))
         _say(f"epoch {epoch:3d}  train loss {total / seen:.4f}  test loss {test_loss:.4f}  "
@@ -173,6 +215,8 @@ def train(args) -> int:
         print("glassgrad train: the training loss is not finite; try a smaller --lr or "
               "--monitor to see where gradients blow up", file=sys.stderr)
         return 1
+    if rank != 0:
+        return 0
     if monitor is not None:
         print(monitor.report())
         for finding in monitor.diagnose():
@@ -236,6 +280,9 @@ def add_commands(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None,
                    help="use at most this many training and test examples")
+    p.add_argument("--nproc", type=int, default=None, metavar="N",
+                   help="data-parallel over N processes: reruns itself under mpiexec "
+                        "(the mpi extra); --batch-size is then per process")
     p.set_defaults(run=train)
     e = sub.add_parser("eval", help="evaluate a model saved by `glassgrad train --save`")
     e.add_argument("path", help="the file written by train --save")
