@@ -130,6 +130,14 @@ class Work:
     def __init__(self, request, array, divide) -> None:
         self.request, self.array, self.divide = request, array, divide
 
+    def test(self) -> bool:
+        """Whether it has finished; each call also lets MPI make progress on it (MPI moves
+        a non-blocking reduction along only inside MPI calls, unless the library runs a
+        progress thread)."""
+        if self.request is None:
+            return True
+        return bool(self.request.Test())
+
     def wait(self) -> np.ndarray:
         if self.request is not None:
             self.request.Wait()

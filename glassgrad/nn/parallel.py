@@ -143,6 +143,9 @@ class DistributedDataParallel(Module):
         if not self._sync:
             return
         self._started = True
+        for b in self._buckets:  # let MPI move the reductions already started along
+            if b.work is not None:
+                b.work.test()
         bucket = self._buckets[index]
         bucket.pending -= 1
         if bucket.pending:
