@@ -157,7 +157,7 @@ def mlp(ctx: Context) -> Section:
     return sec
 
 
-def train_xor(epochs: int, lr: float, seed: int, steps=range):
+def train_xor(epochs: int, lr: float, seed: int, steps=lambda r: r):
     """Train the network with the engine's ``backward()``: (params, losses)."""
     start = init_xor(seed)
     params = {k: gg.tensor(v, requires_grad=True) for k, v in start.items()}
