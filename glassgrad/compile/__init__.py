@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import builtins
 import functools
+import re
 import warnings
 from pathlib import Path
 
@@ -120,12 +121,15 @@ def _numba(py, source):
                 state_["fn"] = jitted
                 return out
             except Exception as err:  # noqa: BLE001  (any typing failure: fall back)
-                lines = [ln.strip() for ln in str(err).strip().splitlines() if ln.strip()]
+                text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))  # Numba colours its messages
+                lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
                 detail = next((ln for ln in lines if ln.startswith(("No implementation",
                                "Unknown attribute", "Use of unsupported", "Untyped global",
                                "NameError", "Invalid use"))), lines[0] if lines else "")
-                where = next((ln for ln in lines if ln.startswith(("t", "d_")) and "=" in ln),
-                             "")
+                at = re.findall(r'File "<gg\.compile>", line (\d+)', text)
+                src_lines = source.splitlines()
+                where = src_lines[int(at[-1]) - 1].strip() if at and \
+                    int(at[-1]) <= len(src_lines) else ""
                 warnings.warn("gg.compile(backend='numba'): Numba cannot compile this "
                               f"program ({detail[:200]}{'; at: ' + where if where else ''}); "
                               "running the NumPy source instead", stacklevel=3)

@@ -42,7 +42,9 @@ def _code_labels() -> dict:
         rules = prim.vjp if isinstance(prim.vjp, tuple) else (prim.vjp,)
         inputs = getattr(prim, "inputs", None) or ()
         for i, rule in enumerate(rules):
-            code = getattr(rule, "__code__", None)
+            # the rule itself, not a shared wrapper (quiet ops share one wrapper's code)
+            code = getattr(inspect.unwrap(rule), "__code__", None) if rule is not None \
+                else None
             if code is not None:
                 what = f"vjp_{inputs[i]}" if i < len(inputs) and len(rules) > 1 else "vjp"
                 labels.setdefault(code, (name, what))
