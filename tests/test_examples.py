@@ -1,9 +1,13 @@
 """Every example in examples/ runs (fast settings), so none rots; the XOR programs agree.
 
+Examples run from any working directory and write files only into the folder given by
+``--out`` (by default a new folder in the working directory, never over tracked files).
+
 The digits examples' full settings (the >= 97% test-accuracy goal) are slow-marked.
 """
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +17,9 @@ import torch
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ALL = sorted(p.stem for p in EXAMPLES.glob("*.py"))
+# the examples that write files, and the folder (in the working directory) they write
+# into when no --out is given
+DEFAULT_OUT = {"graph_pictures": "graph-pictures", "forward_vs_reverse": "forward-vs-reverse"}
 
 
 def load(name: str):
@@ -31,10 +38,46 @@ def test_the_expected_examples_exist():
 
 @pytest.mark.parametrize("name", ALL)
 def test_every_example_runs_fast(name, capsys, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # whatever an example writes by default lands here
+    """Each example runs with --fast from an unrelated directory; it writes nothing there
+    except, for the ones that draw, its default output folder (a new folder)."""
+    monkeypatch.chdir(tmp_path)
     module = load(name)
     module.main(["--fast"])
     assert capsys.readouterr().out.strip()  # it reported something
+    written = sorted(p.name for p in tmp_path.iterdir())
+    if name in DEFAULT_OUT:
+        assert written == [DEFAULT_OUT[name]]
+        assert any(p.is_file() for p in (tmp_path / DEFAULT_OUT[name]).rglob("*"))
+    else:
+        assert written == []
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_example_has_help(name, capsys):
+    with pytest.raises(SystemExit) as stop:
+        load(name).main(["--help"])
+    assert stop.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith("usage:") and "--fast" in text
+    assert ("--out" in text) == (name in DEFAULT_OUT)
+
+
+@pytest.mark.parametrize("name", sorted(DEFAULT_OUT) + ["xor_glassgrad"])
+def test_example_script_runs_from_another_directory(name, tmp_path):
+    """As a user runs it: ``python /path/to/examples/X.py --fast [--out DIR]`` from a
+    directory that is neither the repository nor the output folder. Pictures go only into
+    --out; nothing lands in the working directory. (xor_glassgrad imports its sibling.)"""
+    cwd, chosen = tmp_path / "cwd", tmp_path / "chosen"
+    cwd.mkdir()
+    argv = [sys.executable, str(EXAMPLES / f"{name}.py"), "--fast"]
+    if name in DEFAULT_OUT:
+        argv += ["--out", str(chosen)]
+    result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert list(cwd.iterdir()) == []
+    if name in DEFAULT_OUT:
+        pictures = list(chosen.rglob("*.png"))  # --fast draws one picture
+        assert len(pictures) == 1 and pictures[0].stat().st_size > 0
 
 
 @pytest.mark.parametrize("name", ["xor_numpy", "xor_glassgrad"])
