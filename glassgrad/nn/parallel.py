@@ -82,6 +82,9 @@ class DistributedDataParallel(Module):
         bucket, size = [], 0
         limit = bucket_mb * 2**20
         for p in reversed(params):
+            if bucket and p._data.dtype != bucket[0]._data.dtype:  # one dtype per bucket
+                self._buckets.append(_Bucket(bucket))
+                bucket, size = [], 0
             bucket.append(p)
             size += p._data.nbytes
             if size >= limit:
@@ -150,11 +153,20 @@ class DistributedDataParallel(Module):
         bucket.pending -= 1
         if bucket.pending:
             return
-        grads = [q.grad._data if q.grad is not None else np.zeros_like(q._data)
-                 for q in bucket.params]
-        bucket.buffer = np.concatenate([g.ravel() for g in grads]) if len(grads) > 1 \
-            else np.ascontiguousarray(grads[0], dtype=grads[0].dtype).ravel().copy()
-        bucket.work = dist.iall_reduce(bucket.buffer, op="mean")
+        # one copy of each gradient into the bucket's flat buffer (zeros where none)
+        total = sum(q._data.size for q in bucket.params)
+        flat = np.empty(total, dtype=bucket.params[0]._data.dtype)
+        at = 0
+        for q in bucket.params:
+            n = q._data.size
+            view = flat[at:at + n].reshape(q._data.shape)
+            if q.grad is None:
+                view[...] = 0
+            else:
+                view[...] = q.grad._data
+            at += n
+        bucket.buffer = flat
+        bucket.work = dist.iall_reduce(flat, op="mean")
         self._left -= 1
         if self._left == 0:
             self._finish()
@@ -164,14 +176,10 @@ class DistributedDataParallel(Module):
         for bucket in self._buckets:
             flat = bucket.work.wait()
             at = 0
-            for q in bucket.params:
+            for q in bucket.params:  # .grad becomes a view of the reduced buffer: no copy
                 n = q._data.size
-                mean = flat[at:at + n].reshape(q._data.shape)
+                q.grad = Tensor._wrap(flat[at:at + n].reshape(q._data.shape))
                 at += n
-                if q.grad is None:
-                    q.grad = Tensor(mean.copy())
-                else:
-                    q.grad._data[...] = mean
         self._reset()  # ready for the next backward, even without a forward through us
 
     @contextlib.contextmanager
