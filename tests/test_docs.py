@@ -59,63 +59,72 @@ def test_every_tutorial_is_in_the_nav_and_starts_and_ends_as_the_others():
         assert "<details>" in text, f"{path.name}: answers are folded in <details>"
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    if importlib.util.find_spec("mkdocs") is None:
-        pytest.skip("mkdocs is not installed (pip install -e '.[docs]')")
-    out = tmp_path_factory.mktemp("site")
+def _build(out: Path) -> None:
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=1200, env=env)
+                          cwd=ROOT, capture_output=True, text=True, timeout=1500, env=env)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-8000:]
-    return out
 
 
-@pytest.mark.slow
-def test_site_builds_strict_with_every_tutorial_executed(site):
+def _check_pages(site: Path) -> None:
     for path in TUTORIALS:
         page = (site / "tutorials" / path.stem / "index.html").read_text()
         assert "jp-OutputArea" in page or "output_area" in page or "jp-Cell-outputWrapper" \
             in page, f"{path.name} shows no outputs"
         assert "data:image/png" in page or "<svg" in page, f"{path.name} shows no picture"
+        for href in re.findall(r'href="([^"#:]+\.(?:py|md))"', page):
+            raise AssertionError(f"{path.name}: a link left pointing at a source file: {href}")
     ref = (site / "reference" / "derivatives" / "index.html").read_text()
     assert all(f"<code>{name}</code>" in ref for name in PRIMITIVES)
     for api in ("autograd", "nn", "compile"):
         assert (site / "reference" / "api" / api / "index.html").stat().st_size > 20_000
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("width", [1280, 390])
-def test_three_pages_render_without_console_errors(site, tmp_path, width):
+def _render(site: Path, tmp_path: Path) -> None:
+    """Three pages at a laptop's and a phone's width, served over HTTP."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    playwright = pytest.importorskip("playwright.sync_api",
-                                     reason="the playwright package is not installed")
-    if chromium is None:
-        pytest.skip("Chromium is not installed (Debian package `chromium`)")
+    if chromium is None or importlib.util.find_spec("playwright") is None:
+        pytest.skip("Chromium (Debian package `chromium`) or playwright is not installed: "
+                    "the site built, but was not rendered")
+    from playwright.sync_api import sync_playwright
+
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     pages = ["", "tutorials/01-chain-rule/", "reference/derivatives/"]
     keep = os.environ.get("GLASSGRAD_SCREENSHOTS")
+    errors = []
     try:
-        with playwright.sync_playwright() as p:
+        with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": width, "height": 900})
-            errors = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            for i, path in enumerate(pages):
-                page.goto(f"{base}/{path}")
-                page.wait_for_load_state("networkidle")
-                overflow = page.evaluate("document.documentElement.scrollWidth") - width
-                assert overflow <= 1, f"{path or 'index'} scrolls sideways by {overflow}px"
-                shot = tmp_path / f"docs-{i}-{width}.png"
-                page.screenshot(path=str(shot))
-                if keep:
-                    Path(keep).mkdir(parents=True, exist_ok=True)
-                    shutil.copy(shot, Path(keep) / shot.name)
+            for width in (1280, 390):
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.on("console",
+                        lambda m: errors.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                for i, path in enumerate(pages):
+                    page.goto(f"{base}/{path}")
+                    page.wait_for_load_state("networkidle")
+                    overflow = page.evaluate("document.documentElement.scrollWidth") - width
+                    assert overflow <= 1, f"{path or 'index'} scrolls sideways by {overflow}px"
+                    shot = tmp_path / f"docs-{i}-{width}.png"
+                    page.screenshot(path=str(shot))
+                    if keep:
+                        Path(keep).mkdir(parents=True, exist_ok=True)
+                        shutil.copy(shot, Path(keep) / shot.name)
             browser.close()
     finally:
         server.shutdown()
     assert not errors, errors
+
+
+@pytest.mark.slow
+def test_site_builds_strict_with_every_tutorial_executed_and_renders(tmp_path):
+    """One test, so that one worker builds the site (each tutorial starts a kernel)."""
+    if importlib.util.find_spec("mkdocs") is None:
+        pytest.skip("mkdocs is not installed (pip install -e '.[docs]')")
+    site = tmp_path / "site"
+    _build(site)
+    _check_pages(site)
+    _render(site, tmp_path)

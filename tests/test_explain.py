@@ -69,9 +69,8 @@ def test_readme_explain_listing_is_what_explain_prints():
     import re
 
     readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
-    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S)
-                 if "gg.explain(c)" in b)
-    shown = block.split("print(gg.explain(c))\n", 1)[1].rstrip("\n")
+    pairs = re.findall(r"```python\n(.*?)```\s*```text\n(.*?)```", readme, flags=re.S)
+    shown = next(out for code, out in pairs if "print(gg.explain(c))" in code).rstrip("\n")
     a = gg.tensor(1.5, requires_grad=True)
     b = a + a
     c = b + b
