@@ -39,7 +39,7 @@ def _hook():
 def test_derivative_reference_lists_every_registered_primitive_with_its_rules():
     page = _hook().render()
     listed = re.findall(r"^### `([^`]+)`$", page, flags=re.M)
-    assert sorted(listed) == sorted(PRIMITIVES)
+    assert sorted(listed) == sorted(PRIMITIVES)  # rendered here: this process's registry
     for name, prim in PRIMITIVES.items():
         entry = page[page.index(f"### `{name}`\n"):]
         entry = entry[:entry.find("\n### ", 1)]
@@ -75,7 +75,10 @@ def _check_pages(site: Path) -> None:
         for href in re.findall(r'href="([^"#:]+\.(?:py|md))"', page):
             raise AssertionError(f"{path.name}: a link left pointing at a source file: {href}")
     ref = (site / "reference" / "derivatives" / "index.html").read_text()
-    assert all(f"<code>{name}</code>" in ref for name in PRIMITIVES)
+    # the library's own cards (other tests register cards of their own in this process)
+    ours = [n for n, p in PRIMITIVES.items() if p.card.__module__.startswith("glassgrad.")]
+    missing = [n for n in ours if f"<code>{n}</code>" not in ref]
+    assert not missing, missing
     for api in ("autograd", "nn", "compile"):
         assert (site / "reference" / "api" / api / "index.html").stat().st_size > 20_000
 
