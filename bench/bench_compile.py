@@ -106,6 +106,8 @@ LABELS = {
     "program": "program alone + NumPy SGD",
     "numba": "numba step + {opt}",
     "numba program": "numba program + NumPy SGD",
+    "fused": "gg.compile(optimizer=) whole step",
+    "numba fused": "numba, gg.compile(optimizer=)",
     "torch": "PyTorch eager",
 }
 
@@ -135,6 +137,15 @@ def gg_trainer(setup: Setup, mode: str, backend: str = "numpy") -> Trainer:
     """Eager (``mode="eager"``) or compiled training with the setup's optimizer."""
     opt = setup.make_opt(setup.params)
     loss_fn, args = setup.loss_fn, setup.args
+    if mode == "fused":  # the optimizer's update traced into the program as well
+        whole = gg.compile(loss_fn, *args, backend=backend, optimizer=opt)
+
+        def run_fused(steps: int) -> Arrays:
+            for _ in range(steps):
+                loss = whole(*args)
+            return _finals(loss, setup.report)
+
+        return run_fused
     step = gg.compile(loss_fn, *args, backend=backend) if mode == "compiled" else None
 
     def run(steps: int) -> Arrays:
@@ -186,9 +197,11 @@ def glassgrad_trainers(make_setup: Callable[[], Setup], lr: float | None,
     }
     if lr is not None:
         makers["program"] = lambda: program_trainer(make_setup(), lr)
+        makers["fused"] = lambda: gg_trainer(make_setup(), "fused")
     if numba is not None and with_numba and lr is not None:
         makers["numba"] = lambda: gg_trainer(make_setup(), "compiled", "numba")
         makers["numba program"] = lambda: program_trainer(make_setup(), lr, "numba")
+        makers["numba fused"] = lambda: gg_trainer(make_setup(), "fused", "numba")
     return makers
 
 
@@ -306,8 +319,9 @@ def build_workloads(quick: bool) -> dict[str, Workload]:
              **glassgrad_trainers(lambda: xor_setup(xor0), XOR_LR, with_numba=True),
              "torch": lambda: lambda n: xor_torch(xor0, n)},
             start=xor0, rtol=1e-6, check_steps=5 if quick else 50, steps=a_steps, repeats=7,
-            targets=[("compiled", 1.0, ""), ("numba", 0.54, " (JAX jit)"),
-                     ("numba program", 0.54, " (JAX jit)")],
+            targets=[("compiled", 1.0, ""), ("fused", 1.0, ""), ("numba", 0.54, " (JAX jit)"),
+                     ("numba program", 0.54, " (JAX jit)"),
+                     ("numba fused", 0.54, " (JAX jit)")],
         ),
         Workload(
             "b", "(b) MLP 784-256-256-10, f32, b128", "SGD",
@@ -315,7 +329,7 @@ def build_workloads(quick: bool) -> dict[str, Workload]:
              **glassgrad_trainers(lambda: mlp_setup(mlp0, x, labels), MLP_LR),
              "torch": lambda: lambda n: mlp_torch(mlp0, x, labels, n)},
             start=mlp0, rtol=2e-3, check_steps=2 if quick else 5, steps=b_steps, repeats=7,
-            targets=[("compiled", 1.0, "")],
+            targets=[("compiled", 1.0, ""), ("fused", 1.0, "")],
         ),
         Workload(
             "c", "(c) digits CNN, train mode, b64", "Adam",

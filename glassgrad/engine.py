@@ -389,7 +389,7 @@ def accumulate_grad(leaf, g, create_graph: bool, given: set) -> None:
         leaf._grad = old + g
     else:
         old._data = old._data + g
-    post = getattr(leaf, "_post_hooks", None)
+    post = getattr(leaf, "_post_hooks", None) if POST_HOOKED else None
     if post:  # register_post_accumulate_grad_hook: .grad is final now
         for fn in tuple(post):
             fn(leaf)

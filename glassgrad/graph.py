@@ -313,6 +313,12 @@ def release(arrays) -> None:
                 pass
 
 
+def has_protected() -> bool:
+    """Whether any live graph protects a saved array now (else no array is read-only
+    because of a graph, and writers may skip the per-array check)."""
+    return bool(_protected)
+
+
 def saved_by(arr) -> str | None:
     """Name of an op whose live graph saved ``arr`` or the array it views (else None).
 

@@ -476,3 +476,114 @@ def test_a_bound_method_captures_self_and_names_by_attribute():
     assert step.input_names[2:] == [_identifier(n) for n, _ in params]
     assert step.input_names[2] == "body_0_weight"
     _step_once_both(step, net, ref, ref.loss, (x, y))
+
+
+# --- gg.compile(optimizer=...): the whole training step, update included -------------------
+
+SGD_SETTINGS = [dict(lr=0.7), dict(lr=0.5, momentum=0.9),
+                dict(lr=0.3, momentum=0.9, dampening=0.1, weight_decay=1e-3),
+                dict(lr=0.3, momentum=0.9, nesterov=True, weight_decay=1e-3, maximize=False)]
+
+
+def _sgd_pair(settings):
+    model, ref = _xor_model(), _xor_model()
+    return model, ref, gg.optim.SGD(model.parameters(), **settings), \
+        gg.optim.SGD(ref.parameters(), **settings)
+
+
+@pytest.mark.parametrize("settings", SGD_SETTINGS, ids=lambda s: ",".join(s))
+def test_compiled_training_step_with_the_optimizer_equals_eager(settings):
+    """``step = gg.compile(loss_fn, x, y, optimizer=opt)``; ``step(x, y)`` is
+    ``opt.zero_grad(); loss_fn(x, y).backward(); opt.step()``: 40 steps give the same
+    parameters, gradients, momentum buffers and step count as eager."""
+    x, y = _xor_data()
+    model, ref, opt, ref_opt = _sgd_pair(settings)
+    step = gg.compile(lambda x, y: F.binary_cross_entropy(model(x), y), x, y, optimizer=opt,
+                      fuse=False)
+    for i in range(40):
+        loss = step(x, y)
+        ref_opt.zero_grad()
+        want = F.binary_cross_entropy(ref(x), y)
+        want.backward()
+        ref_opt.step()
+        _close(loss.item(), want.item(), f"loss at step {i}")
+    _assert_same(dict(model.named_parameters()), dict(ref.named_parameters()), "param")
+    _assert_same(_grads(model), _grads(ref), "grad of")
+    for p, q in zip(model.parameters(), ref.parameters()):
+        for key, value in ref_opt.state.get(q, {}).items():
+            _close(opt.state[p][key].numpy(), value.numpy(), f"state {key}")
+    assert opt._step_count == ref_opt._step_count == 40
+    assert step.traces == 1
+    source = step.source
+    assert "# ---- optimizer step" in source and " -= " in source
+    if settings.get("momentum"):
+        assert "momentum_buffer" in source
+
+
+def test_first_step_runs_eagerly_until_the_optimizer_has_its_state():
+    """A momentum buffer starts as the first gradient (another formula than later
+    steps): the first call is eager, the trace comes with the second."""
+    x, y = _xor_data()
+    model, _, opt, _ = _sgd_pair(dict(lr=0.5, momentum=0.9))
+    step = gg.compile(lambda x, y: F.binary_cross_entropy(model(x), y), x, y, optimizer=opt)
+    assert step.traces == 0
+    step(x, y)
+    assert step.traces == 0 and all("momentum_buffer" in opt.state[p]
+                                    for p in model.parameters())
+    step(x, y)
+    assert step.traces == 1
+
+
+def test_a_new_learning_rate_or_a_reloaded_state_traces_again():
+    x, y = _xor_data()
+    model, ref, opt, ref_opt = _sgd_pair(dict(lr=0.5, momentum=0.9))
+    step = gg.compile(lambda x, y: F.binary_cross_entropy(model(x), y), x, y, optimizer=opt,
+                      fuse=False)
+    sched = gg.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
+    ref_sched = gg.optim.lr_scheduler.StepLR(ref_opt, step_size=3, gamma=0.5)
+
+    def eager():
+        ref_opt.zero_grad()
+        F.binary_cross_entropy(ref(x), y).backward()
+        ref_opt.step()
+
+    for _ in range(7):
+        step(x, y)
+        eager()
+        sched.step()
+        ref_sched.step()
+    assert step.traces == 3  # lr 0.5, 0.25, 0.125 (the first call was eager)
+    saved = copy.deepcopy(ref_opt.state_dict())
+    opt.load_state_dict(saved)  # new state tensors: the program must not write stale ones
+    ref_opt.load_state_dict(copy.deepcopy(saved))
+    for _ in range(3):
+        step(x, y)
+        eager()
+    _assert_same(dict(model.named_parameters()), dict(ref.named_parameters()), "param")
+    for p, q in zip(model.parameters(), ref.parameters()):
+        _close(opt.state[p]["momentum_buffer"].numpy(),
+               ref_opt.state[q]["momentum_buffer"].numpy(), "momentum buffer")
+
+
+def test_optimizers_it_cannot_trace_are_refused_with_the_reason():
+    x, y = _xor_data()
+    model = _xor_model()
+    with pytest.raises(TypeError, match="only gg.optim.SGD"):
+        gg.compile(lambda x, y: F.binary_cross_entropy(model(x), y), x, y,
+                   optimizer=gg.optim.Adam(model.parameters()))
+    opt = gg.optim.SGD(model.parameters(), lr=0.1)
+    monitor = gg.diagnostics.Monitor(model, opt)
+    with pytest.raises(TypeError, match="wrapped"):
+        gg.compile(lambda x, y: F.binary_cross_entropy(model(x), y), x, y, optimizer=opt)
+    monitor.remove()
+
+
+def test_the_whole_step_refuses_to_write_a_parameter_a_live_graph_saved():
+    x, y = _xor_data()
+    model, _, opt, _ = _sgd_pair(dict(lr=0.5))
+    step = gg.compile(lambda x, y: F.binary_cross_entropy(model(x), y), x, y, optimizer=opt)
+    pending = (model[0].weight * 2).sum()  # a graph that saved the weight
+    with pytest.raises(RuntimeError, match="live graph"):
+        step(x, y)
+    pending.backward()
+    step(x, y)  # the graph is gone: fine

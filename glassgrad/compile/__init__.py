@@ -27,9 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import creation
+from .. import creation, graph
 from ..engine import accumulate_grad
 from ..modes import state
+from ..optim import SGD
 from ..tensor import Tensor
 from ._emit import emit
 from ._sym import TraceError
@@ -61,8 +62,16 @@ class GuardFailed(Exception):
 class _Variant:
     """One trace of the step: its program, compiled to a Python function."""
 
-    def __init__(self, tr, em, backend):
+    def __init__(self, tr, em, backend, optimizer=None):
         self.trace = tr
+        self.optimizer = optimizer
+        self.params = [] if optimizer is None else [
+            p for g in optimizer.param_groups for p in g["params"]]
+        # the optimizer state tensors the program updates: (state dict, key, tensor)
+        self.state_inputs = [] if optimizer is None else [
+            (p, k, v) for p in self.params
+            for k, v in optimizer.state.get(p, {}).items() if isinstance(v, Tensor)]
+
         self.emitted = em
         self.source = em.source
         self.arg_positions = [i for i, s in enumerate(tr.args) if s is not None]
@@ -82,7 +91,18 @@ class _Variant:
         if backend == "numba":
             self.py, self.backend = _numba(self.py, em.source)
 
+    def state_current(self) -> bool:
+        """Whether the optimizer still holds the state tensors this program writes (a
+        ``load_state_dict`` replaces them: the program would update stale copies)."""
+        state = self.optimizer.state
+        return all(state.get(p, {}).get(k) is v for p, k, v in self.state_inputs)
+
     def run(self, args):
+        opt = self.optimizer
+        if opt is not None and graph.has_protected():  # writes the parameters: as step()
+            for gi, group in enumerate(opt.param_groups):
+                for pi, p in enumerate(group["params"]):
+                    opt._check_writable(p, gi, pi)
         arrays = [args[i]._data if isinstance(args[i], Tensor) else args[i]
                   for i in self.arg_positions]
         arrays += [t._data for t in self.captured]
@@ -91,6 +111,10 @@ class _Variant:
         result = self.py(*arrays)
         value, grads = result[0], result[1]
         given = {id(a) for a in arrays}  # a gradient that is an input array gets copied
+        if opt is not None:  # zero_grad() came first: this step's gradients only
+            for p in self.params:
+                p._grad = None
+            opt._step_count += 1
         for t, g in zip(self.grad_tensors, grads):
             accumulate_grad(t, g, False, given)
         out = Tensor._wrap(np.asarray(value))
@@ -149,9 +173,12 @@ class Compiled:
     tensors), ``save(path)`` writes a standalone module, ``traces`` counts the traces.
     """
 
-    def __init__(self, fn, backend="numpy", fuse=True):
+    def __init__(self, fn, backend="numpy", fuse=True, optimizer=None):
         if backend not in ("numpy", "numba"):
             raise ValueError(f"gg.compile: backend must be 'numpy' or 'numba', not {backend!r}")
+        if optimizer is not None:
+            _check_optimizer(optimizer)
+        self.optimizer = optimizer
         self.fn = fn
         self.backend = backend
         self.fuse = fuse
@@ -179,13 +206,28 @@ class Compiled:
                 key.append(("value", type(a), a))
         key.append(state.grad_enabled)
         key.append(tuple(m.training for m in self._modules))
+        if self.optimizer is not None:  # hyperparameters are baked in (a scheduler: retrace)
+            key.append(tuple(tuple(v for k, v in g.items() if k != "params")
+                             for g in self.optimizer.param_groups))
         return tuple(key)
 
     def __call__(self, *args):
+        opt = self.optimizer
+        if opt is not None and not _state_ready(opt):
+            # the first step creates the optimizer's state (a momentum buffer starts as
+            # the gradient): run it eagerly, trace from the next call on
+            opt.zero_grad()
+            out = self.fn(*args)
+            loss, _ = (out, None) if isinstance(out, Tensor) else (out[0], None)
+            loss.backward()
+            opt.step()
+            return out
         key = self._key(args)
         variants = self._variants.get(key)
         if variants:
             for v in variants:
+                if opt is not None and not v.state_current():
+                    continue
                 try:
                     return v.run(args)
                 except GuardFailed:
@@ -202,9 +244,9 @@ class Compiled:
     def trace(self, *args) -> _Variant:
         """Trace the function on ``args`` and compile the program (not cached: calling
         the step caches)."""
-        tr = trace(self.fn, args, fuse=self.fuse)
+        tr = trace(self.fn, args, fuse=self.fuse, optimizer=self.optimizer)
         em = emit(tr)
-        v = _Variant(tr, em, self.backend)
+        v = _Variant(tr, em, self.backend, self.optimizer)
         self.traces += 1
         self._last = v
         return v
@@ -252,18 +294,50 @@ class Compiled:
         return f"<gg.compile of {name}: {n} cached trace(s), backend={self.backend}>"
 
 
-def compile(fn=None, *example_args, backend="numpy", fuse=True):  # noqa: A001
+def _check_optimizer(opt) -> None:
+    if not isinstance(opt, SGD):
+        raise TypeError(
+            f"gg.compile(optimizer=...): {type(opt).__name__} is not supported yet, only "
+            "gg.optim.SGD (with momentum, weight decay, nesterov): other rules read their "
+            "step count as a Python number, which a trace would bake in. Compile the "
+            "gradient step alone and call opt.step() after it")
+    if "step" in opt.__dict__:
+        raise TypeError("gg.compile(optimizer=...): this optimizer's step() is wrapped "
+                        "(a Monitor?); the wrapper would run only at trace time")
+
+
+def _state_ready(opt) -> bool:
+    """Whether every parameter already has the state its update reads (a momentum buffer
+    exists from the second step on)."""
+    for group in opt.param_groups:
+        if group.get("momentum", 0) != 0:
+            for p in group["params"]:
+                if p.requires_grad and "momentum_buffer" not in opt.state.get(p, {}):
+                    return False
+    return True
+
+
+def compile(fn=None, *example_args, backend="numpy", fuse=True, optimizer=None):  # noqa: A001
     """Trace ``fn`` (returning a scalar loss Tensor, or ``(loss, *others)``) into a
     compiled step; see the module docstring. ``gg.compile(fn, x, y)`` traces at once on
     the example arguments; ``@gg.compile`` or ``gg.compile(fn)`` traces on the first
     call. ``backend="numba"`` runs the program through Numba where it can (optional
     extra), else the NumPy source with a warning. ``fuse=False`` keeps every op's own
     rule (no algebraic shortcuts such as sigmoid + BCE -> p - y).
+
+    ``optimizer=opt`` (a ``gg.optim.SGD``) compiles the whole training step: calling it
+    is then a drop-in for ``opt.zero_grad(); loss = fn(*args); loss.backward();
+    opt.step()``. The optimizer's own update rule is traced on the program's gradients,
+    so the parameters and the momentum buffers are updated in place by the program
+    (``# ---- optimizer step`` in ``.source``); ``.grad`` holds the step's gradients
+    afterwards, as in eager mode. The first call runs eagerly when the optimizer's state
+    does not exist yet (a momentum buffer starts as the first gradient); changing a
+    hyperparameter (a learning-rate schedule) traces again.
     """
     if fn is None:
-        return lambda f: compile(f, backend=backend, fuse=fuse)
-    step = Compiled(fn, backend=backend, fuse=fuse)
-    if example_args:
+        return lambda f: compile(f, backend=backend, fuse=fuse, optimizer=optimizer)
+    step = Compiled(fn, backend=backend, fuse=fuse, optimizer=optimizer)
+    if example_args and (optimizer is None or _state_ready(optimizer)):
         key = step._key(example_args)
         step._variants.setdefault(key, []).append(step.trace(*example_args))
     return step

@@ -238,6 +238,12 @@ def _render(st: Stmt, w: _Writer):
     if k == "ufunc":
         ufunc, method = st.op
         args, kw = st.args, dict(st.kwargs)
+        out = kw.get("out")
+        if method == "__call__" and set(kw) == {"out"} and len(args) == 2 \
+                and ufunc in _BINOPS and ufunc is not np.matmul and len(out) == 1 \
+                and out[0] is args[0] and type(args[0]) is Sym:
+            # np.subtract(p, u, out=(p,)) is ``p -= u``: an in-place update, as written
+            return f"{w.arg(args[0])} {_BINOPS[ufunc]}= {w.arg(args[1])}", 0
         if method == "__call__":
             if not kw and len(args) == 2 and ufunc in _BINOPS:
                 sym = _BINOPS[ufunc]
@@ -490,6 +496,11 @@ def emit(tr, func_name="value_and_grad") -> Emitted:
         first_bwd = next((st for st in prog.stmts[tr.backward_start:]
                           if id(st) in kept_ids), None)
         backward_at = first_bwd
+    optimizer_at = None
+    if getattr(tr, "optimizer_start", None) is not None:
+        kept_ids = {id(st) for st in stmts}
+        optimizer_at = next((st for st in prog.stmts[tr.optimizer_start:]
+                             if id(st) in kept_ids), None)
     inlinable = _inlinable(stmts, outputs, prog.mutated, backward_at)
     frees = _Frees(stmts, outputs, inputs_ids, inlinable)
     body.append("    # ---- forward ----")
@@ -497,6 +508,10 @@ def emit(tr, func_name="value_and_grad") -> Emitted:
         if st is backward_at:
             body.append("")
             body.append("    # ---- backward: the chain rule, one op at a time ----")
+            label = None
+        if st is optimizer_at:
+            body.append("")
+            body.append("    # ---- optimizer step: the parameters updated in place ----")
             label = None
         targets = _targets(st)
         expr, prec = _render(st, w)

@@ -94,6 +94,7 @@ class Trace:
         self.aux = ()
         self.grads = {}  # tensor -> Sym of its gradient (None: no gradient reached it)
         self.backward_start = None
+        self.optimizer_start = None  # first statement of the optimizer's step, if traced
         self.prev_observer = None
         self.out_of = {}  # id(node) -> the Sym of its output
 
@@ -219,10 +220,12 @@ def _captured_candidates(fn) -> list:
     return found, names, modules
 
 
-def trace(fn, args, kwargs=None, fuse=True) -> Trace:
+def trace(fn, args, kwargs=None, fuse=True, optimizer=None) -> Trace:
     """Run ``fn(*args, **kwargs)`` and its backward on symbolic arrays; return the
     :class:`Trace`. ``fn`` must return a scalar Tensor (the loss), or a tuple whose first
-    item is the loss and whose other items are Tensors returned alongside."""
+    item is the loss and whose other items are Tensors returned alongside. With an
+    ``optimizer``, its ``step()`` runs on the symbolic gradients too: its in-place updates
+    of the parameters and of its state tensors become the end of the program."""
     kwargs = kwargs or {}
     tr = Trace()
     prog = tr.prog
@@ -258,6 +261,7 @@ def trace(fn, args, kwargs=None, fuse=True) -> Trace:
         for t in candidates:
             if id(t) not in tr.by_tensor:
                 tr.capture(t, cand_names.get(id(t)))
+        opt_params = _capture_optimizer(tr, optimizer, cand_names) if optimizer else []
         # the arguments themselves go in as Tensors; raw arrays as their Syms
         call_args = [a if isinstance(a, Tensor) or s is None else s
                      for a, s in zip(args, tr.args)]
@@ -280,11 +284,44 @@ def trace(fn, args, kwargs=None, fuse=True) -> Trace:
                 if g is not None and type(g) is not Sym:
                     g = prog.const(np.asarray(g))
                 tr.grads[t] = g
+        if optimizer is not None:
+            _trace_step(tr, optimizer, opt_params)
     finally:
         state.tracer, state.forward_observer, state.backward_observer = prev
         state.refresh()
         tr.restore()
     return tr
+
+
+def _capture_optimizer(tr, optimizer, names) -> list:
+    """The optimizer's parameters and its state tensors (momentum buffers...) become
+    inputs of the program: the step updates them in place."""
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    for i, p in enumerate(params):
+        pname = names.get(id(p)) or f"param{i}"
+        if id(p) not in tr.by_tensor:
+            tr.capture(p, pname)
+        for key, value in optimizer.state.get(p, {}).items():
+            if isinstance(value, Tensor) and id(value) not in tr.by_tensor:
+                tr.capture(value, f"{pname}_{key}")
+    return params
+
+
+def _trace_step(tr, optimizer, params) -> None:
+    """``optimizer.step()`` on the traced gradients (as after ``zero_grad(); backward()``),
+    leaving the real ``.grad`` and step count as they were."""
+    saved = [(p, p.grad) for p in params]
+    count = optimizer._step_count
+    try:
+        for p in params:
+            g = tr.grads.get(p)
+            p._grad = None if g is None else Tensor._wrap(g)
+        tr.optimizer_start = len(tr.prog.stmts)
+        optimizer.step()
+    finally:
+        for p, g in saved:
+            p._grad = g
+        optimizer._step_count = count
 
 
 def _chain_forward(prev, mine):
