@@ -247,3 +247,30 @@ def test_large_temporaries_are_freed_after_their_last_read():
     tiny = gg.compile(lambda: (gg.tanh(small) * 2).sum())
     tiny()
     assert "del " not in tiny.source
+
+
+def test_value_ranges_remove_guards_they_decide_and_keep_the_others():
+    """BCE checks ``(p < 0) | (p > 1)``: after a sigmoid that is false by construction,
+    so the program does not re-check it; its NaN check, and a range check on an input
+    whose values nobody knows, stay."""
+    w = gg.tensor(np.array([[0.5], [-1.0]]), requires_grad=True)
+    x = gg.tensor(np.array([[1.0, 2.0], [0.0, -1.0]]))
+    y = gg.tensor(np.array([[1.0], [0.0]]))
+    F = gg.nn.functional
+
+    step = gg.compile(lambda x, y: F.binary_cross_entropy(gg.sigmoid(x @ w), y), x, y)
+    assert "< 0" not in step.source and "> 1" not in step.source
+    assert "np.isnan" in step.source
+    loss = step(x, y)
+    ref = gg.tensor(w.numpy(), requires_grad=True)
+    want = F.binary_cross_entropy(gg.sigmoid(x @ ref), y)
+    want.backward()
+    np.testing.assert_allclose(loss.item(), want.item(), rtol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), ref.grad.numpy(), rtol=1e-12)
+
+    p = gg.tensor(np.array([[0.3], [0.6]]), requires_grad=True)
+    raw = gg.compile(lambda y: F.binary_cross_entropy(p, y), y)
+    assert "< 0" in raw.source  # p is an input: its range is checked on every call
+    p.data[...] = np.array([[1.5], [0.5]])
+    with pytest.raises(ValueError):
+        raw(y)  # out of [0, 1]: the guard sends it back to eager, which refuses

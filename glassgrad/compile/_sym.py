@@ -11,7 +11,9 @@ What is simplified while recording, because the concrete shapes make it safe:
 broadcasts and reshapes to the shape an array already has, sums over no axis,
 multiplications by one and additions of zero, double transposes; values computed only
 from constants are folded into constants; a repeated pure computation reuses the first
-(common subexpressions). A value that decides a branch (``bool``, ``float``, ``int``,
+(common subexpressions); a comparison that the value ranges of its operand decide
+(a sigmoid's output is never below 0) is a constant too. A value that decides a branch
+(``bool``, ``float``, ``int``,
 ``.item()``) is read from the concrete array and *guarded*: the program checks, on every
 call, that it would have decided the same way.
 """
@@ -249,7 +251,7 @@ class Sym(np.lib.mixins.NDArrayOperatorsMixin):
     """A traced array: a concrete value (``.a``) and the variable that will hold it."""
 
     __slots__ = ("prog", "a", "id", "version", "const", "stmt", "name", "is_input",
-                 "grad_of", "name_given", "__weakref__")
+                 "grad_of", "name_given", "bounds", "__weakref__")
 
     __array_priority__ = 100
 
@@ -264,6 +266,7 @@ class Sym(np.lib.mixins.NDArrayOperatorsMixin):
         self.is_input = False
         self.grad_of = None  # the Sym whose cotangent this is (names it d_<that>)
         self.name_given = False
+        self.bounds = None  # (lo, hi) every non-NaN value is known to lie in, or None
 
     __hash__ = object.__hash__
 
@@ -360,7 +363,14 @@ class Sym(np.lib.mixins.NDArrayOperatorsMixin):
             simple = _simplify(ufunc, inputs, concrete)
             if simple is not None:
                 return simple
-        return prog.record((ufunc, method), inputs, kwargs, concrete, kind="ufunc")
+        if method == "__call__" and not kwargs:
+            known = _decided(ufunc, inputs, concrete)
+            if known is not None:  # a comparison the value ranges decide: a constant
+                return prog.const(known)
+        out = prog.record((ufunc, method), inputs, kwargs, concrete, kind="ufunc")
+        if method == "__call__" and not kwargs and type(out) is Sym and not out.const:
+            out.bounds = _range(ufunc, inputs)
+        return out
 
     def __array_function__(self, func, types, args, kwargs):
         prog = self.prog
@@ -577,3 +587,74 @@ def _simplify_function(func, args, kwargs, concrete):
         return x
     return None
 
+
+
+# -- value ranges: enough to prove a guard's comparison always false ---------------------
+# Bounds hold for every value that is not NaN. A comparison with NaN is False, so a
+# comparison the bounds decide is decided for NaN too.
+
+_INF = float("inf")
+
+
+def _bounds_of(x):
+    """(lo, hi) of an operand: a number, a constant, or a Sym with known bounds."""
+    if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool):
+        v = float(x)
+        return (v, v) if v == v else None
+    if type(x) is Sym:
+        if x.const and x.a.dtype.kind in "iuf" and x.a.size:
+            finite = x.a[~np.isnan(x.a)] if x.a.dtype.kind == "f" else x.a
+            return (float(finite.min()), float(finite.max())) if finite.size else None
+        return x.bounds
+    return None
+
+
+def _range(ufunc, inputs):
+    """Bounds of ``ufunc(*inputs)`` from its inputs' (monotone pieces only)."""
+    b = [_bounds_of(x) for x in inputs]
+    u = [(-_INF, _INF) if r is None else r for r in b]
+    if ufunc is np.exp:
+        with np.errstate(over="ignore"):
+            return (float(np.exp(u[0][0])), float(np.exp(u[0][1])))
+    if ufunc is np.negative:
+        return (-u[0][1], -u[0][0])
+    if ufunc is np.tanh:
+        return (max(-1.0, float(np.tanh(u[0][0]))), min(1.0, float(np.tanh(u[0][1]))))
+    if ufunc in (np.absolute, np.square, np.sqrt):
+        return (0.0, _INF)
+    if ufunc is np.logaddexp and len(u) == 2:
+        return (max(u[0][0], u[1][0]), _INF)
+    if ufunc is np.maximum and len(u) == 2:
+        return (max(u[0][0], u[1][0]), max(u[0][1], u[1][1]))
+    if ufunc is np.minimum and len(u) == 2:
+        return (min(u[0][0], u[1][0]), min(u[0][1], u[1][1]))
+    if ufunc is np.add and len(u) == 2 and None not in b:
+        return (u[0][0] + u[1][0], u[0][1] + u[1][1])
+    return None
+
+
+_FLIPPED = {np.less: np.greater, np.greater: np.less, np.less_equal: np.greater_equal,
+            np.greater_equal: np.less_equal}
+
+
+def _decided(ufunc, inputs, concrete):
+    """``x < c`` (and >, <=, >=) that ``x``'s bounds make False everywhere: the concrete
+    all-False result, else None. Never a result the concrete values contradict."""
+    if ufunc not in _FLIPPED or len(inputs) != 2:
+        return None
+    x, c = inputs
+    if type(x) is not Sym or x.const:
+        x, c, ufunc = c, x, _FLIPPED[ufunc]
+    if type(x) is not Sym or x.const or x.bounds is None:
+        return None
+    cb = _bounds_of(c)
+    if cb is None or cb[0] != cb[1]:
+        return None
+    lo, hi = x.bounds
+    v = cb[0]
+    never = ((ufunc is np.less and lo >= v) or (ufunc is np.less_equal and lo > v)
+             or (ufunc is np.greater and hi <= v) or (ufunc is np.greater_equal and hi < v))
+    if not never:
+        return None
+    concrete = np.asarray(concrete)
+    return concrete if concrete.dtype == bool and not concrete.any() else None
