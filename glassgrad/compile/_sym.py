@@ -13,9 +13,8 @@ multiplications by one and additions of zero, double transposes; values computed
 from constants are folded into constants; a repeated pure computation reuses the first
 (common subexpressions); a comparison that the value ranges of its operand decide
 (a sigmoid's output is never below 0) is a constant too. A value that decides a branch
-(``bool``, ``float``, ``int``,
-``.item()``) is read from the concrete array and *guarded*: the program checks, on every
-call, that it would have decided the same way.
+(``bool``, ``float``, ``int``, ``.item()``) is read from the concrete array and
+*guarded*: the program checks, on every call, that it would have decided the same way.
 """
 
 from __future__ import annotations
