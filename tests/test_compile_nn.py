@@ -587,3 +587,32 @@ def test_the_whole_step_refuses_to_write_a_parameter_a_live_graph_saved():
         step(x, y)
     pending.backward()
     step(x, y)  # the graph is gone: fine
+
+
+def test_a_failed_guard_leaves_the_running_statistics_as_they_were():
+    """Batch norm writes its running statistics into the caller's arrays; a guard after
+    it that fails sends the call to another program. The writes come after the last
+    guard, so the statistics are updated once per call, as in eager mode."""
+    def make():
+        gg.manual_seed(3)
+        return nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)).double()
+
+    model, ref = make(), make()
+
+    def loss_fn(x):
+        h = model(x)
+        return (h * h).sum() if bool(h[:, 0].sum() > 0) else (h ** 3).sum()  # guarded
+
+    def ref_fn(x):
+        h = ref(x)
+        return (h * h).sum() if bool(h[:, 0].sum() > 0) else (h ** 3).sum()
+
+    rng = np.random.default_rng(0)
+    step = gg.compile(loss_fn)
+    for _ in range(8):
+        x = gg.tensor(rng.standard_normal((5, 3)))
+        step(x)
+        ref_fn(x).backward()
+    assert step.traces == 2  # both branches taken, each traced once; guards switched
+    _assert_same(_buffers(model), _buffers(ref), "buffer")
+    _assert_same(_grads(model), _grads(ref), "grad of")

@@ -418,6 +418,45 @@ def _prune(stmts, outputs, inputs_ids):
     return kept, live
 
 
+def _written(st):
+    """The Sym an in-place statement writes, else None."""
+    if not st.effect or st.kind in ("guard", "rng"):
+        return None
+    if st.kind == "ufunc":
+        out = st.kwargs.get("out")
+        dst = out[0] if out else st.args[0]
+    else:
+        dst = st.args[0] if st.args else None
+    return dst if type(dst) is Sym else None
+
+
+def _writes_after_guards(stmts, inputs_ids):
+    """Writes into the caller's arrays (batch norm's running statistics) move after the
+    last guard when nothing later reads them: a guard that fails must leave the inputs
+    as they were, or running the next variant would apply the update twice."""
+    last_guard = max((i for i, st in enumerate(stmts) if st.kind == "guard"), default=-1)
+    if last_guard < 0:
+        return stmts
+    # from the end: a write moves when every later statement that reads what it wrote
+    # moves too (``n += 1`` then ``n[...] = n``: both go)
+    moving: set = set()
+    readers: dict = {}  # Sym id -> ids of the later statements reading it
+    for i in range(len(stmts) - 1, -1, -1):
+        st = stmts[i]
+        dst = _written(st)
+        if dst is not None and dst.id in inputs_ids and i < last_guard \
+                and readers.get(dst.id, set()) <= moving:
+            moving.add(id(st))
+        for sym in _syms((st.args, st.kwargs), []):
+            readers.setdefault(sym.id, set()).add(id(st))
+    if not moving:
+        return stmts
+    moved = [st for st in stmts if id(st) in moving]
+    kept = [st for st in stmts if id(st) not in moving]
+    at = kept.index(stmts[last_guard]) + 1
+    return kept[:at] + moved + kept[at:]
+
+
 _COPIES = {"copy", "astype"}
 
 
@@ -465,6 +504,7 @@ def emit(tr, func_name="value_and_grad") -> Emitted:
             st.kwargs = _substitute(st.kwargs, alias)
         outputs = [alias.get(o.id, o) if type(o) is Sym else o for o in outputs]
     stmts, live = _prune(stmts, outputs, inputs_ids)
+    stmts = _writes_after_guards(stmts, inputs_ids)
 
     # inputs: the arguments (all, so the signature is the function's), then the captured
     # tensors the program reads, in the order the trace met them

@@ -405,6 +405,8 @@ class Sym(np.lib.mixins.NDArrayOperatorsMixin):
                                 kind="getitem")
 
     def __setitem__(self, index, value) -> None:
+        if value is self and _whole(index):
+            return  # x[...] = x: nothing to write
         self.prog.mutate(self)
         self.a[unwrap(index)] = unwrap(value)
         self.prog.record("setitem", (self, index, value), {}, None, kind="setitem",
