@@ -65,6 +65,16 @@ def test_a_rank_that_raises_ends_the_job_nonzero_within_a_minute():
     assert "rank 0 was not stopped" not in done.stdout
 
 
+@pytest.mark.slow
+def test_a_rank_that_is_killed_ends_the_job_nonzero_within_a_minute():
+    """No exception, no Python cleanup (SIGKILL): the launcher notices the dead process
+    and ends the others, which were waiting for it in an all-reduce."""
+    done, seconds = _mpirun("rank_dies.py", timeout=60)
+    assert done.returncode != 0
+    assert seconds < 60
+    assert "rank 0 was not stopped" not in done.stdout
+
+
 def test_one_process_world_is_the_identity():
     assert dist.init() == (0, 1)
     t = gg.tensor([1.0, 2.0])
