@@ -274,3 +274,33 @@ def test_value_ranges_remove_guards_they_decide_and_keep_the_others():
     p.data[...] = np.array([[1.5], [0.5]])
     with pytest.raises(ValueError):
         raw(y)  # out of [0, 1]: the guard sends it back to eager, which refuses
+
+
+def test_numba_runs_a_float32_model_without_falling_back():
+    """The default dtype is float32: NumPy keeps ``0.25 * (p - y)`` in float32, Numba would
+    widen it to float64 and refuse the next float32 matmul; the literals it sees are
+    float32, and value and gradients keep the parameters' dtype."""
+    pytest.importorskip("numba", reason="Numba is not installed (the [numba] extra)")
+    gg.manual_seed(0)
+    model = gg.nn.Sequential(gg.nn.Linear(2, 4), gg.nn.Sigmoid(), gg.nn.Linear(4, 1),
+                             gg.nn.Sigmoid())
+    x = gg.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y = gg.tensor([[0.0], [1.0], [1.0], [0.0]])
+
+    def loss_fn(x, y):
+        return gg.nn.functional.binary_cross_entropy(model(x), y)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a fallback warns
+        jit = gg.compile(loss_fn, x, y, backend="numba")
+        value = jit(x, y)
+    assert jit._latest().backend == "numba"
+    assert value.dtype == np.float32
+    got = [p.grad.numpy().copy() for p in model.parameters()]
+    model.zero_grad()
+    want = loss_fn(x, y)
+    want.backward()
+    np.testing.assert_allclose(value.item(), want.item(), rtol=1e-6)
+    for g, p in zip(got, model.parameters()):
+        assert g.dtype == np.float32
+        np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-5, atol=1e-7)

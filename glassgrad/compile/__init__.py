@@ -80,6 +80,7 @@ class _Variant:
         self.captured = [t for t, _, sym in tr.swapped
                          if id(sym) in inputs and id(sym) not in syms_of_args]
         self.grad_tensors = em.grad_tensors
+        self.value_dtype = tr.value.a.dtype
         self.rngs = [(p._real is creation._generator, p._real) for p in tr.rngs]
         namespace = {"np": np, "GuardFailed": GuardFailed}
         if em.needs_blob:
@@ -89,7 +90,10 @@ class _Variant:
         self.numpy_py = self.py
         self.backend = "numpy"
         if backend == "numba":
-            self.py, self.backend = _numba(self.py, em.source)
+            jit_source = _numba_source(em)
+            if jit_source != em.source:
+                exec(compile_source(jit_source, "<gg.compile>"), namespace)  # noqa: S102
+            self.py, self.backend = _numba(namespace[em.func_name], jit_source)
 
     def state_current(self) -> bool:
         """Whether the optimizer still holds the state tensors this program writes (a
@@ -116,8 +120,13 @@ class _Variant:
                 p._grad = None
             opt._step_count += 1
         for t, g in zip(self.grad_tensors, grads):
+            if g.dtype != t._data.dtype:  # Numba may widen a reduction: back to the dtype
+                g = g.astype(t._data.dtype)
             accumulate_grad(t, g, False, given)
-        out = Tensor._wrap(np.asarray(value))
+        value = np.asarray(value)
+        if value.dtype != self.value_dtype:
+            value = value.astype(self.value_dtype)
+        out = Tensor._wrap(value)
         if len(result) > 2:
             return (out,) + tuple(Tensor._wrap(np.asarray(a)) for a in result[2])
         return out
@@ -126,6 +135,27 @@ class _Variant:
 def compile_source(source: str, filename: str):
     """Python's own ``compile`` (this module's ``compile`` is gg.compile)."""
     return builtins.compile(source, filename, "exec")
+
+
+_FLOAT_LITERAL = re.compile(r"(?<![\w.])(\d+\.\d*(?:e[-+]?\d+)?|\d+e[-+]?\d+)")
+
+
+def _numba_source(em) -> str:
+    """The program as Numba should see it. NumPy treats a Python float next to a float32
+    array as float32 (NEP 50); Numba types it float64 and then refuses a float64 @ float32
+    product. In a program whose float inputs are all float32 the literals are written
+    ``np.float32(...)``: the same arithmetic as the NumPy source."""
+    kinds = {s.a.dtype for s in em.input_syms if s.a.dtype.kind == "f"}
+    if kinds != {np.dtype(np.float32)}:
+        return em.source
+    out = []
+    for line in em.source.splitlines():
+        code, hash_, comment = line.partition("#")
+        if "'" in code or '"' in code:  # a guard's message or a blob: leave as it is
+            out.append(line)
+            continue
+        out.append(_FLOAT_LITERAL.sub(r"np.float32(\1)", code) + hash_ + comment)
+    return "\n".join(out) + "\n"
 
 
 def _numba(py, source):
