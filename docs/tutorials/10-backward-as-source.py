@@ -323,10 +323,11 @@ scratch.cleanup()
 # `backend="numba"` hands the same source to Numba's `njit`. Numba is an optional
 # extra (`pip install -e ".[numba]"`), so this cell checks for it first. It compiles on
 # the first call, which takes seconds; a program with matrix products takes longest, so
-# we use a small element-wise fit here, in float64. Where Numba refuses a program
-# (with numba 0.68 we saw it refuse float32 programs that multiply by a Python float,
-# and sums with `keepdims`), glassgrad warns, names the problem and runs the NumPy
-# source instead; the cell reports which happened.
+# we use a small element-wise fit here, in float64. (In a float32 program glassgrad
+# writes the literals Numba sees as `np.float32(...)`, since Numba would otherwise widen
+# `0.25 * x` to float64.) Where Numba refuses a program (with numba 0.68, sums with
+# `keepdims`, or `max(axis=...)`), glassgrad warns, names the statement and runs the
+# NumPy source instead; the cell reports which happened.
 
 # %%
 r = np.random.default_rng(0)
