@@ -49,6 +49,28 @@ def test_ddp_on_two_ranks_equals_one_process_on_the_whole_batch():
 
 
 @pytest.mark.slow
+def test_sync_batch_norm_on_two_ranks_equals_batch_norm_on_the_whole_batch():
+    done, _ = _mpirun("syncbn_equivalence.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "OK syncbn" in done.stdout
+
+
+def test_sync_batch_norm_in_one_process_is_batch_norm():
+    gg.manual_seed(0)
+    plain = gg.nn.Sequential(gg.nn.Linear(3, 4), gg.nn.BatchNorm1d(4)).double()
+    sync = gg.nn.SyncBatchNorm.convert_sync_batchnorm(
+        gg.nn.Sequential(gg.nn.Linear(3, 4), gg.nn.BatchNorm1d(4)).double())
+    sync.load_state_dict(plain.state_dict())
+    assert isinstance(sync[1], gg.nn.SyncBatchNorm)
+    x = gg.tensor(np.random.default_rng(0).standard_normal((6, 3)))
+    plain(x).sum().backward()
+    sync(x).sum().backward()
+    for (name, p), q in zip(plain.named_parameters(), sync.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12, err_msg=name)
+    np.testing.assert_allclose(plain[1].running_var.numpy(), sync[1].running_var.numpy())
+
+
+@pytest.mark.slow
 def test_collectives_on_two_ranks():
     done, _ = _mpirun("collectives.py")
     assert done.returncode == 0, done.stdout + done.stderr

@@ -19,10 +19,11 @@ from .linear import Dropout, Embedding, Flatten, Identity, Linear, Residual
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .parallel import SyncBatchNorm
 from .pooling import AvgPool2d, MaxPool2d
 
 __all__ = [
-    "functional", "init", "utils", "parallel",
+    "functional", "init", "utils", "parallel", "SyncBatchNorm",
     "Module", "Parameter", "Sequential", "ModuleList",
     "Linear", "Identity", "Flatten", "Residual", "Dropout", "Embedding",
     "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm",

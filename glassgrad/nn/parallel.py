@@ -13,10 +13,13 @@ bucket is waited for and the averaged gradients written back into ``.grad``: aft
 ``loss.backward()`` returns, every rank holds the mean gradient, as with one process on
 the concatenated batch.
 
-Batch norm statistics stay per rank (PyTorch's default without ``SyncBatchNorm``): each
-rank normalises with its own shard's statistics, and its running statistics follow its
-own shards; ``broadcast_buffers=True`` (default) copies rank 0's buffers to the others
-at each forward, as PyTorch does, so evaluation is the same everywhere.
+Batch norm statistics stay per rank (PyTorch's default): each rank normalises with its own
+shard's statistics, and its running statistics follow its own shards;
+``broadcast_buffers=True`` (default) copies rank 0's buffers to the others at each
+forward, as PyTorch does, so evaluation is the same everywhere. :class:`SyncBatchNorm`
+(``SyncBatchNorm.convert_sync_batchnorm(model)``) normalises with the statistics of the
+whole batch across ranks instead, forward and backward: with it, a model with batch norm
+trains on R ranks exactly as on one process with the concatenated batch.
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ import functools
 import numpy as np
 
 from .. import distributed as dist
+from ..autograd.function import Function
 from ..graph import walk
 from ..tensor import Tensor
 from .module import Module
+from .normalization import BatchNorm1d, BatchNorm2d, _BatchNorm
 
-__all__ = ["DistributedDataParallel"]
+__all__ = ["DistributedDataParallel", "SyncBatchNorm"]
 
 
 class _Bucket:
@@ -198,3 +203,93 @@ class DistributedDataParallel(Module):
         for h in self._handles:
             h.remove()
         self._handles = []
+
+
+class _SyncBatchNormFn(Function):
+    """Batch norm over the union of every rank's batch (training mode).
+
+    Forward: per channel, the count, sum and sum of squares are all-reduced, so every rank
+    uses the whole batch's mean and biased variance: ``xhat = (x - mean) / sqrt(var +
+    eps)``, ``y = w xhat + b``. Backward, with ``gh = g w`` and N the whole batch's count:
+    ``dx = (N gh - sum(gh) - xhat sum(gh xhat)) / (N sqrt(var + eps))`` where both sums run
+    over all ranks (one more all-reduce): rank r's inputs move every rank's statistics, so
+    the other ranks' losses answer for them too. ``dw = sum(g xhat)``, ``db = sum(g)`` stay
+    local: DDP averages them with the other gradients. ``info`` receives the batch's
+    mean, biased variance and count (for the running statistics).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps, axes, shape, info):
+        a = x.numpy()
+        count = np.full(a.shape[1], a.size / a.shape[1])
+        local = np.stack([count, a.sum(axis=axes), (a * a).sum(axis=axes)]).astype(np.float64)
+        dist.all_reduce(local)
+        n, total, squares = local
+        mean = total / n
+        var = np.maximum(squares / n - mean * mean, 0.0)
+        inv = 1.0 / np.sqrt(var + eps)
+        xhat = ((a - mean.reshape(shape)) * inv.reshape(shape)).astype(a.dtype, copy=False)
+        w = weight.numpy()
+        ctx.stats = (xhat, inv.astype(a.dtype), float(n[0]), axes, shape, w)
+        info["batch"] = (mean, var, float(n[0]))
+        out = xhat * w.reshape(shape) + bias.numpy().reshape(shape)
+        return Tensor(out.astype(a.dtype, copy=False))
+
+    @staticmethod
+    def backward(ctx, g):
+        xhat, inv, n, axes, shape, w = ctx.stats
+        ga = g.numpy()
+        gh = ga * w.reshape(shape)
+        sums = np.stack([gh.sum(axis=axes), (gh * xhat).sum(axis=axes)]).astype(np.float64)
+        dist.all_reduce(sums)
+        s1, s2 = (s.astype(ga.dtype).reshape(shape) for s in sums)
+        dx = (n * gh - s1 - xhat * s2) * (inv.reshape(shape) / n)
+        dw = (ga * xhat).sum(axis=axes)
+        db = ga.sum(axis=axes)
+        return Tensor(dx), Tensor(dw), Tensor(db), None, None, None, None
+
+
+class SyncBatchNorm(_BatchNorm):
+    """Batch norm whose training statistics are those of the whole batch across every
+    rank of ``gg.distributed`` (as ``torch.nn.SyncBatchNorm``): the same module as
+    ``BatchNorm1d``/``BatchNorm2d``, any input of rank 2 to 4. In evaluation mode, and in
+    a one-process world, it is exactly batch norm. Running statistics follow the whole
+    batch (unbiased variance over its N elements), identical on every rank."""
+
+    _ranks = (2, 3, 4)
+    _shapes = "(N, C), (N, C, L) or (N, C, H, W)"
+
+    def forward(self, x):
+        shape = tuple(x.shape)
+        if not self.training or not self.affine or dist.world_size() == 1 \
+                or len(shape) not in self._ranks or shape[1] != self.num_features:
+            return super().forward(x)  # nothing to share (or the same error messages)
+        axes = tuple(i for i in range(len(shape)) if i != 1)
+        bshape = tuple(self.num_features if i == 1 else 1 for i in range(len(shape)))
+        info: dict = {}
+        out = _SyncBatchNormFn.apply(x, self.weight, self.bias, self.eps, axes, bshape, info)
+        if self.track_running_stats:
+            mean, var, n = info["batch"]
+            self.num_batches_tracked.data[...] += 1
+            factor = (1.0 / float(self.num_batches_tracked.item()) if self.momentum is None
+                      else self.momentum)
+            rm, rv = self.running_mean.data, self.running_var.data
+            rm[...] = (1 - factor) * rm + factor * mean
+            rv[...] = (1 - factor) * rv + factor * var * (n / max(n - 1, 1))
+        return out
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module) -> Module:
+        """``module`` with every ``BatchNorm1d``/``BatchNorm2d`` replaced by a
+        SyncBatchNorm holding the same parameters and running statistics."""
+        if isinstance(module, (BatchNorm1d, BatchNorm2d)) and not isinstance(module, cls):
+            sync = cls(module.num_features, module.eps, module.momentum, module.affine,
+                       module.track_running_stats, dtype=module.weight.dtype
+                       if module.affine else None)
+            sync.load_state_dict(module.state_dict())
+            sync.train(module.training)
+            return sync
+        for name, child in list(module._modules.items()):
+            if child is not None:
+                module._modules[name] = cls.convert_sync_batchnorm(child)
+        return module
