@@ -304,3 +304,15 @@ def test_numba_runs_a_float32_model_without_falling_back():
     for g, p in zip(got, model.parameters()):
         assert g.dtype == np.float32
         np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_source_describes_the_program_the_latest_call_ran():
+    w = gg.tensor(np.ones(1), requires_grad=True)
+    step = gg.compile(lambda x: (x * w).mean())
+    step(gg.tensor(np.ones(3)))
+    three = step.source
+    step(gg.tensor(np.ones(4)))
+    four = step.source
+    assert three != four and "/ 3" in three and "/ 4" in four
+    step(gg.tensor(np.ones(3)))  # cached: no new trace, but this is what ran
+    assert step.traces == 2 and step.source == three

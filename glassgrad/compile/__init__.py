@@ -259,9 +259,11 @@ class Compiled:
                 if opt is not None and not v.state_current():
                     continue
                 try:
-                    return v.run(args)
+                    out = v.run(args)
                 except GuardFailed:
                     continue
+                self._last = v  # .source, .inputs and .save() describe what just ran
+                return out
         v = self.trace(*args)
         self._variants.setdefault(key, []).append(v)
         try:
@@ -289,7 +291,8 @@ class Compiled:
 
     @property
     def source(self) -> str:
-        """The Python source of the latest trace: constants, then ``value_and_grad``."""
+        """The Python source of the program the latest call ran (or, before any call, of
+        the latest trace): constants, then ``value_and_grad``."""
         return self._latest().source
 
     @property
