@@ -316,3 +316,22 @@ def test_source_describes_the_program_the_latest_call_ran():
     assert three != four and "/ 3" in three and "/ 4" in four
     step(gg.tensor(np.ones(3)))  # cached: no new trace, but this is what ran
     assert step.traces == 2 and step.source == three
+
+
+def test_a_value_read_as_a_number_on_every_call_warns_and_the_cache_stays_bounded():
+    w = gg.tensor(np.ones(2), requires_grad=True)
+
+    def loss_fn(x):
+        scale = float(x.sum())  # a Python number: a guard, different every call
+        return (x * w).sum() * scale
+
+    step = gg.compile(loss_fn)
+    with pytest.warns(UserWarning, match="traces of loss_fn for the same shapes"):
+        for i in range(20):
+            step(gg.tensor(np.array([1.0, float(i)])))
+    assert step.traces == 20
+    assert sum(len(v) for v in step._variants.values()) <= 16
+    x = gg.tensor(np.array([1.0, 2.0]))
+    w.grad = None
+    step(x)
+    np.testing.assert_allclose(w.grad.numpy(), x.numpy() * 3.0)

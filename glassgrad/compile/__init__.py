@@ -39,6 +39,9 @@ from ._trace import _captured_candidates, trace
 __all__ = ["compile", "Compiled", "GuardFailed", "TraceError"]
 
 
+_MANY_VARIANTS = 16  # traces for one cache key before the step warns (and evicts)
+
+
 class GuardFailed(Exception):
     """A compiled program met a value that would take another branch than its trace."""
 
@@ -265,7 +268,17 @@ class Compiled:
                 self._last = v  # .source, .inputs and .save() describe what just ran
                 return out
         v = self.trace(*args)
-        self._variants.setdefault(key, []).append(v)
+        variants = self._variants.setdefault(key, [])
+        variants.append(v)
+        if len(variants) == _MANY_VARIANTS:
+            warnings.warn(
+                f"gg.compile: {len(variants)} traces of {getattr(self.fn, '__name__', 'the step')} "
+                "for the same shapes: a value it reads as a Python number (float(), .item(), "
+                "a branch on a tensor) changes from call to call, so each call traces again. "
+                "Keep such values as tensors, or leave this function uncompiled",
+                stacklevel=2)
+        if len(variants) > _MANY_VARIANTS:
+            del variants[0]  # keep the cache bounded: the oldest variant goes
         try:
             return v.run(args)
         except GuardFailed as err:
