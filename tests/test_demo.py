@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from glassgrad.lessons import write_html
 from glassgrad.lessons.mlp import XOR_X, XOR_Y, forward, hand_gradients, init_xor
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent
 
 KEYS = ["chain-rule", "graphs", "modes", "mlp", "xor", "gradcheck", "vanishing",
         "debugging", "styles", "flow"]
@@ -70,7 +72,8 @@ def test_the_page_is_self_contained_and_links_the_tutorials(report):
     assert '<meta name="viewport"' in page
     for s in sections:
         assert f'id="{s.key}"' in page
-        assert f"docs/tutorials/{s.tutorial()}.md" in page
+        assert f"docs/tutorials/{s.tutorial()}.py" in page
+        assert (ROOT / "docs" / "tutorials" / f"{s.tutorial()}.py").exists(), s.tutorial()
         for c in s.claims:
             assert html.escape(c.text, quote=False).split("`")[0] in page
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 __all__ = ["Context", "Section", "Claim", "write_html", "TUTORIALS"]
 
-# The docs tutorial each section links to (docs/tutorials/<name>.md, the learner's next
-# step after the report).
+# The docs tutorial each section links to (docs/tutorials/<name>.py, executed into the
+# docs site: the learner's next step after the report).
 TUTORIALS = {
     "chain-rule": "01-chain-rule",
     "graphs": "01-chain-rule",
@@ -224,14 +224,17 @@ def _block(block, ctx_out: Path) -> str:
 
 
 def _tutorial_link(sec: Section) -> str:
+    """A link to the docs tutorial that goes deeper: the built page when the site has
+    been built (``make docs``), else the tutorial's source in the checkout, else its name."""
     name = sec.tutorial()
     if not name:
         return ""
-    page = DOCS_DIR / f"{name}.md"
-    label = f"docs/tutorials/{name}.md"
-    if page.exists():
-        return (f'<p class="more">Go deeper: the tutorial <a href="{page.as_uri()}">'
-                f"{html.escape(label)}</a>.</p>")
+    label = f"docs/tutorials/{name}.py"
+    built = DOCS_DIR.parents[1] / "site" / "tutorials" / name / "index.html"
+    for target in (built, DOCS_DIR / f"{name}.py"):
+        if target.exists():
+            return (f'<p class="more">Go deeper: the tutorial <a href="{target.as_uri()}">'
+                    f"{html.escape(label)}</a>.</p>")
     return f'<p class="more">Go deeper: the tutorial <code>{html.escape(label)}</code>.</p>'
 
 
