@@ -4,7 +4,7 @@ Each takes the statement list (in execution order) and returns what the writer n
 :func:`prune` keeps what the outputs and the lasting effects need (reverse liveness);
 :func:`share_copies` lets a copy that nobody writes be its original;
 :func:`writes_after_guards` moves writes into the caller's arrays after the last guard;
-:func:`inlinable` finds the single-use temporaries written into their use; :class:`Frees`
+:func:`find_inlinable` finds the single-use temporaries written into their use; :class:`Frees`
 says after which line a large temporary is read for the last time.
 """
 
