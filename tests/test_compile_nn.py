@@ -616,3 +616,18 @@ def test_a_failed_guard_leaves_the_running_statistics_as_they_were():
     assert step.traces == 2  # both branches taken, each traced once; guards switched
     _assert_same(_buffers(model), _buffers(ref), "buffer")
     _assert_same(_grads(model), _grads(ref), "grad of")
+
+
+def test_the_whole_step_refuses_parameters_whose_gradients_are_averaged_after_it():
+    """Under DistributedDataParallel the mean gradient arrives through post-accumulate
+    hooks, after the program: an update inside the program would use the local gradient
+    and silently drift from the other ranks."""
+    x, y = _xor_data()
+    model = _xor_model()
+    gg.nn.parallel.DistributedDataParallel(model)
+    opt = gg.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match="post-accumulate-grad hook"):
+        gg.compile(lambda x, y: F.binary_cross_entropy(model(x), y), x, y, optimizer=opt)
+    step = gg.compile(lambda x, y: F.binary_cross_entropy(model(x), y), x, y)  # fine
+    step(x, y)
+    assert model[0].weight.grad is not None

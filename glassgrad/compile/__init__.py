@@ -350,6 +350,14 @@ def _check_optimizer(opt) -> None:
     if "step" in opt.__dict__:
         raise TypeError("gg.compile(optimizer=...): this optimizer's step() is wrapped "
                         "(a Monitor?); the wrapper would run only at trace time")
+    for group in opt.param_groups:
+        for p in group["params"]:
+            if getattr(p, "_post_hooks", None):
+                raise TypeError(
+                    "gg.compile(optimizer=...): a parameter has a post-accumulate-grad hook "
+                    "(DistributedDataParallel averages gradients there), which runs after "
+                    "the program, so the update would use this rank's gradients alone. "
+                    "Compile the gradient step without optimizer= and call opt.step()")
 
 
 def _state_ready(opt) -> bool:
