@@ -172,6 +172,9 @@ def train(args) -> int:
         return loss_fn(net(xb), yb)
 
     run_step = gg.compile(step) if args.compile else None
+    if args.compile and args.monitor:
+        _say("note: with --compile the monitor sees gradients and updates, not activations "
+             "(the compiled step runs no module hooks): dead/saturated units show as -")
     dataset = ggdata.TensorDataset(X_tr, y_tr)
     if world == 1:
         loader = ggdata.DataLoader(dataset, batch_size=args.batch_size, shuffle=True,
