@@ -335,3 +335,15 @@ def test_a_value_read_as_a_number_on_every_call_warns_and_the_cache_stays_bounde
     w.grad = None
     step(x)
     np.testing.assert_allclose(w.grad.numpy(), x.numpy() * 3.0)
+
+
+def test_module_hooks_run_at_trace_time_only_and_say_so():
+    model = gg.nn.Sequential(gg.nn.Linear(2, 3), gg.nn.ReLU())
+    seen = []
+    model[1].register_forward_hook(lambda m, i, o: seen.append(1))
+    x = gg.tensor(np.ones((4, 2), dtype=np.float32))
+    with pytest.warns(UserWarning, match="module hooks on ReLU run once"):
+        step = gg.compile(lambda x: model(x).sum(), x)
+    step(x)
+    step(x)
+    assert seen == [1]  # the trace's forward only

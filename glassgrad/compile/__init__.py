@@ -289,6 +289,14 @@ class Compiled:
     def trace(self, *args) -> _Variant:
         """Trace the function on ``args`` and compile the program (not cached: calling
         the step caches)."""
+        hooked = [type(m).__name__ for m in self._modules
+                  if m.__dict__.get("_forward_pre_hooks") or m.__dict__.get("_forward_hooks")
+                  or m.__dict__.get("_backward_hooks")]
+        if hooked:
+            warnings.warn(
+                f"gg.compile: module hooks on {', '.join(sorted(set(hooked)))} run once, while "
+                "tracing, not on every call of the compiled step (a Monitor sees no "
+                "activations there)", stacklevel=3)
         tr = trace(self.fn, args, fuse=self.fuse, optimizer=self.optimizer)
         em = emit(tr)
         v = _Variant(tr, em, self.backend, self.optimizer)
