@@ -55,8 +55,8 @@ def _inputs(obj, shapes, seed: int) -> list:
     if example is not None:
         example = example() if callable(example) else example
         items = example if isinstance(example, (tuple, list)) else (example,)
-        return [gg.tensor(np.asarray(getattr(x, "numpy", lambda x=x: x)(), dtype=np.float64),
-                          requires_grad=True) for x in items]
+        return [gg.tensor(np.asarray(x.numpy() if isinstance(x, gg.Tensor) else x,
+                                     dtype=np.float64), requires_grad=True) for x in items]
     rng = np.random.default_rng(seed)
     return [gg.tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
 
@@ -65,17 +65,12 @@ def gradcheck_target(args, load) -> int:
     """The ``gradcheck`` command: 0 when the backward agrees, 1 when it does not."""
     obj = load(args.target)
     fn, what = _callable_of(obj, args.target)
-    shapes = _shapes(args.inputs)
-    if example := getattr(obj, "example_inputs", None):
-        n_inputs = len(example() if callable(example) else example)
-    else:
-        n_inputs = len(shapes)
+    inputs = _inputs(obj, _shapes(args.inputs), args.seed)
     if isinstance(obj, type) and issubclass(obj, gg.autograd.Function):
         params = list(inspect.signature(obj.forward).parameters)[1:]  # after ctx
-        if len(params) != n_inputs and not any(p.startswith("*") for p in params):
+        if len(params) != len(inputs) and not any(p.startswith("*") for p in params):
             raise ValueError(f"{args.target}.forward takes {len(params)} input(s) "
                              f"({', '.join(params)}); give that many shapes with --inputs")
-    inputs = _inputs(obj, shapes, args.seed)
     print(f"gradcheck {what} on inputs of shape "
           f"{', '.join(str(tuple(x.shape)) for x in inputs)} (float64, eps {args.eps:g})")
     try:

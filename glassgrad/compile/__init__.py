@@ -251,8 +251,7 @@ class Compiled:
             # the gradient): run it eagerly, trace from the next call on
             opt.zero_grad()
             out = self.fn(*args)
-            loss, _ = (out, None) if isinstance(out, Tensor) else (out[0], None)
-            loss.backward()
+            (out if isinstance(out, Tensor) else out[0]).backward()
             opt.step()
             return out
         key = self._key(args)

@@ -419,17 +419,16 @@ def emit(tr, func_name="value_and_grad") -> Emitted:
     w = _Writer(namer)
     body = []
     label = None
-    backward_at = None
-    if tr.backward_start is not None:
-        kept_ids = {id(st) for st in stmts}
-        first_bwd = next((st for st in prog.stmts[tr.backward_start:]
-                          if id(st) in kept_ids), None)
-        backward_at = first_bwd
-    optimizer_at = None
-    if getattr(tr, "optimizer_start", None) is not None:
-        kept_ids = {id(st) for st in stmts}
-        optimizer_at = next((st for st in prog.stmts[tr.optimizer_start:]
-                             if id(st) in kept_ids), None)
+    kept_ids = {id(st) for st in stmts}
+
+    def first_kept(start):
+        """The first statement kept at or after ``start`` (where a section's header goes)."""
+        if start is None:
+            return None
+        return next((st for st in prog.stmts[start:] if id(st) in kept_ids), None)
+
+    backward_at = first_kept(tr.backward_start)
+    optimizer_at = first_kept(tr.optimizer_start)
     inlinable = find_inlinable(stmts, outputs, prog.mutated, backward_at)
     frees = Frees(stmts, outputs, inputs_ids, inlinable)
     body.append("    # ---- forward ----")

@@ -97,9 +97,12 @@ def _array(x, what: str) -> np.ndarray:
     return arr
 
 
-def _mpi_op(op: str):
+def _check_op(op: str) -> None:
     if op not in _OPS:
         raise ValueError(f"gg.distributed: op must be one of {', '.join(_OPS)}, got {op!r}")
+
+
+def _mpi_op(op: str):
     from mpi4py import MPI
 
     return {"sum": MPI.SUM, "mean": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN}[op]
@@ -110,8 +113,7 @@ def all_reduce(tensor, op: str = "sum"):
     ``"sum"``, ``"mean"``, ``"max"`` or ``"min"``. Returns ``tensor``."""
     arr = _array(tensor, "all_reduce")
     comm = _comm()
-    if op not in _OPS:
-        raise ValueError(f"gg.distributed: op must be one of {', '.join(_OPS)}, got {op!r}")
+    _check_op(op)
     if comm.Get_size() > 1:
         from mpi4py import MPI
 
@@ -151,6 +153,7 @@ def iall_reduce(array: np.ndarray, op: str = "sum") -> Work:
     """Start reducing ``array`` in place over all ranks (MPI ``Iallreduce``); returns a
     :class:`Work` to wait on. Computation can go on meanwhile."""
     arr = _array(array, "iall_reduce")
+    _check_op(op)
     comm = _comm()
     if comm.Get_size() == 1:
         return Work(None, arr, 1)

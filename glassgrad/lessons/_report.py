@@ -193,7 +193,7 @@ def _inline(text: str) -> str:
     return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
 
 
-def _block(block, ctx_out: Path) -> str:
+def _block(block) -> str:
     kind = block[0]
     if kind == "p":
         return f"<p>{_inline(block[1])}</p>"
@@ -247,7 +247,7 @@ def write_html(sections, out: Path, title: str = "glassgrad: backpropagation, sh
     for i, sec in enumerate(sections, 1):
         claims = "".join(
             f'<li class="{"ok" if c.ok else "bad"}">{_inline(c.text)}</li>' for c in sec.claims)
-        body = "\n".join(_block(b, out) for b in sec.blocks)
+        body = "\n".join(_block(b) for b in sec.blocks)
         parts.append(
             f'<section id="{sec.key}"><h2>{i}. {_inline(sec.title)}</h2>\n{body}\n'
             + (f'<ul class="claims">{claims}</ul>' if claims else "")

@@ -159,9 +159,9 @@ def _fan_out(sec: Section, ctx: Context) -> None:
     sec.code(FANOUT_LISTING + "print(explanation)\n\n" + text,
              "Fan-out, read by gg.explain: the paths add up.")
     png = _draw_both(c, "chain_rule_fanout", ctx, params={"a": a, "c": c})
-    sec.image(png, "`b = a + a; c = b + b`. The picture draws one arrow per pair of boxes, "
-                   "so each arrow here stands for two uses: `b`'s box shows the 1 + 1 = 2 "
-                   "it received, the leaf `a` the 2 + 2 = 4.")
+    sec.image(png, "`b = a + a; c = b + b`. One arrow per use, so two arrows run from each "
+                   "box to the next: `b`'s box shows the 1 + 1 = 2 it received, the leaf "
+                   "`a` the 2 + 2 = 4.")
     explain_da = float(explanation.grads["a"])
     engine_da = float(a.grad.item())
     sec.facts.update(fanout_explain=explain_da, fanout_grad=engine_da,

@@ -71,17 +71,24 @@ class _BatchNorm(Module):
             raise ValueError(f"{type(self).__name__}({self.num_features}): input has "
                              f"{shape[1]} channels (shape {shape}), expected "
                              f"{self.num_features}")
-        factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.data[...] += 1
-            if self.momentum is None:  # cumulative moving average, as PyTorch
-                factor = 1.0 / float(self.num_batches_tracked.item())
+        factor = self._count_batch()
         # Batch statistics while training, or whenever there are no running ones.
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         track = not self.training or self.track_running_stats
         return batch_norm(x, self.running_mean if track else None,
                           self.running_var if track else None, self.weight, self.bias,
                           use_batch, factor, self.eps)
+
+    def _count_batch(self) -> float:
+        """Count a training batch (when tracking) and return the weight of its statistics
+        in the running ones: ``momentum``, or 1/n for PyTorch's cumulative average when
+        ``momentum`` is None."""
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data[...] += 1
+            if self.momentum is None:  # cumulative moving average, as PyTorch
+                factor = 1.0 / float(self.num_batches_tracked.item())
+        return factor
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

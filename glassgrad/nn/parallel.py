@@ -33,6 +33,7 @@ from .. import distributed as dist
 from ..autograd.function import Function
 from ..graph import walk
 from ..tensor import Tensor
+from ._norm_ops import _blend
 from .module import Module
 from .normalization import BatchNorm1d, BatchNorm2d, _BatchNorm
 
@@ -40,13 +41,12 @@ __all__ = ["DistributedDataParallel", "SyncBatchNorm"]
 
 
 class _Bucket:
-    __slots__ = ("params", "pending", "buffer", "work")
+    __slots__ = ("params", "pending", "work")
 
     def __init__(self, params) -> None:
         self.params = params
         self.pending = len(params)
-        self.buffer = None
-        self.work = None
+        self.work = None  # the started all-reduce of this backward (it holds the buffer)
 
 
 class DistributedDataParallel(Module):
@@ -103,7 +103,6 @@ class DistributedDataParallel(Module):
         # partial(bound method, index): a deep copy of the model gets hooks of the copy
         self._handles = [p.register_post_accumulate_grad_hook(functools.partial(self._ready, i))
                          for i, b in enumerate(self._buckets) for p in b.params]
-        self._params = params
 
     # -- forward ---------------------------------------------------------------------------
     def forward(self, *args, **kwargs):
@@ -170,7 +169,6 @@ class DistributedDataParallel(Module):
             else:
                 view[...] = q.grad._data
             at += n
-        bucket.buffer = flat
         bucket.work = dist.iall_reduce(flat, op="mean")
         self._left -= 1
         if self._left == 0:
@@ -270,12 +268,9 @@ class SyncBatchNorm(_BatchNorm):
         out = _SyncBatchNormFn.apply(x, self.weight, self.bias, self.eps, axes, bshape, info)
         if self.track_running_stats:
             mean, var, n = info["batch"]
-            self.num_batches_tracked.data[...] += 1
-            factor = (1.0 / float(self.num_batches_tracked.item()) if self.momentum is None
-                      else self.momentum)
-            rm, rv = self.running_mean.data, self.running_var.data
-            rm[...] = (1 - factor) * rm + factor * mean
-            rv[...] = (1 - factor) * rv + factor * var * (n / max(n - 1, 1))
+            factor = self._count_batch()
+            _blend(self.running_mean, mean, factor)
+            _blend(self.running_var, var * (n / max(n - 1, 1)), factor)
         return out
 
     @classmethod
