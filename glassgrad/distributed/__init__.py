@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -198,6 +199,9 @@ def _install_abort_hook(comm) -> None:
         sys.stderr.write(f"gg.distributed: rank {comm.Get_rank()} of {comm.Get_size()} "
                          f"failed ({kind.__name__}); aborting every rank\n")
         sys.stderr.flush()
+        # the launcher forwards output through a pipe; MPI_Abort kills its forwarders
+        # too, so give it a moment to pass the traceback on before it is lost
+        time.sleep(0.5)
         comm.Abort(1)
 
     sys.excepthook = abort
